@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo-output
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)
+
+# torch first (from local disk here), then sam2 built against it without CUDA extensions.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	SAM2_BUILD_CUDA=0 $(PY) -m pip install --quiet --no-build-isolation sam2==1.1.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff
+	$(VENV)/bin/atlaspatch segment-and-get-coords $(DEMO_DIR)/slides/demo-slide.tiff \
+		--output $(DEMO_DIR)/output --patch-size 256 --target-mag 20 --tissue-model otsu \
+		--device cpu --visualize-mask --visualize-contours --visualize-grids --force
+	@echo "HDF5: $(DEMO_DIR)/output/patches/demo-slide.h5  pictures: $(DEMO_DIR)/output/visualization/"
+
+test: install
+	$(PY) -m pytest -q
+
+# Skips the SAM2 forward passes and the big synthetic slides.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy orchestrator segmenter_service client
+
+bench: install
+	$(PY) bench/coords.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

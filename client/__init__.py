@@ -1,0 +1,1 @@
+"""Clients for the model services, and in-process adapters with the same interface."""

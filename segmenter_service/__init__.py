@@ -1,0 +1,1 @@
+"""Tissue segmentation: model backends (SAM2, classical) behind one small interface."""

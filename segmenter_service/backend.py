@@ -1,0 +1,38 @@
+"""The interface every segmentation backend satisfies, and the factory that picks one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class SegmenterBackend(Protocol):
+    name: str
+
+    def segment(self, thumbnails: list[np.ndarray]) -> list[np.ndarray]:
+        """Binary tissue masks (bool, same h x w) for RGB uint8 thumbnails, in order."""
+        ...
+
+    def provenance(self) -> dict[str, str]:
+        """What produced the masks: model name, checkpoint digest, settings."""
+        ...
+
+
+TISSUE_MODELS = ("sam2", "otsu")
+
+
+def create_segmenter(
+    name: str, device: str = "cpu", checkpoint: Path | None = None
+) -> SegmenterBackend:
+    if name == "otsu":
+        from segmenter_service.otsu import OtsuSegmenter
+
+        return OtsuSegmenter()
+    if name == "sam2":
+        from segmenter_service.sam2_backend import Sam2Segmenter
+        from segmenter_service.checkpoint import resolve_sam2_checkpoint
+
+        return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=device)
+    raise ValueError(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")
