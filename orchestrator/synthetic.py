@@ -140,6 +140,8 @@ def _tiles(
 ) -> Iterator[np.ndarray]:
     """Tiles of one level in row-major order; `label_per_pixel_inverse` = level px per label px."""
     rng = np.random.default_rng(seed)
+    # One block of sensor-like noise, sampled at a random offset per tile: cheap and unpatterned.
+    noise = rng.normal(0, 4, (2 * tile, 2 * tile, 3)).astype(np.float32)
     palette = np.zeros((7, 3), dtype=np.float32)
     for label, colour in _COLOURS.items():
         palette[label] = colour
@@ -152,7 +154,8 @@ def _tiles(
             rgb = palette[label_tile]
             tissue = label_tile == TISSUE
             rgb[tissue] = (mix * _HEMATOXYLIN + (1 - mix) * _EOSIN)[tissue]
-            rgb += rng.normal(0, 4, rgb.shape).astype(np.float32)
+            oy, ox = rng.integers(0, tile, 2)
+            rgb += noise[oy : oy + tile, ox : ox + tile]
             yield rgb.clip(0, 255).astype(np.uint8)
 
 

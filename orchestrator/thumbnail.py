@@ -36,22 +36,23 @@ def read_thumbnail(
     level = level_at_or_finer(slide.level_downsamples, downsample)
     level_downsample = slide.level_downsamples[level]
     level_w, level_h = slide.level_dimensions[level]
-    ratio = downsample / level_downsample  # level pixels per thumbnail pixel, >= ~1
+    # Level pixels per thumbnail pixel, per axis, from the real sizes so blocks tile exactly.
+    ratio_x, ratio_y = level_w / out_w, level_h / out_h
 
-    block = max(1, int(max_read / ratio))
+    block = max(1, int(max_read / max(ratio_x, ratio_y)))
+    interpolation = cv2.INTER_AREA if min(ratio_x, ratio_y) >= 1 else cv2.INTER_LINEAR
     pixels = np.empty((out_h, out_w, 3), dtype=np.uint8)
     for ty in range(0, out_h, block):
         for tx in range(0, out_w, block):
             th, tw = min(block, out_h - ty), min(block, out_w - tx)
-            lx0, ly0 = int(tx * ratio), int(ty * ratio)
-            lx1 = min(level_w, max(lx0 + 1, round((tx + tw) * ratio)))
-            ly1 = min(level_h, max(ly0 + 1, round((ty + th) * ratio)))
+            lx0, ly0 = round(tx * ratio_x), round(ty * ratio_y)
+            lx1 = max(lx0 + 1, round((tx + tw) * ratio_x))
+            ly1 = max(ly0 + 1, round((ty + th) * ratio_y))
             region = slide.read_region(
                 (round(lx0 * level_downsample), round(ly0 * level_downsample)),
                 level,
                 (lx1 - lx0, ly1 - ly0),
             )
-            interpolation = cv2.INTER_AREA if ratio >= 1 else cv2.INTER_LINEAR
             pixels[ty : ty + th, tx : tx + tw] = cv2.resize(
                 region, (tw, th), interpolation=interpolation
             )
