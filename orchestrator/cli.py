@@ -55,7 +55,9 @@ def detect_tissue(**options: Any) -> None:
     _configure_logging(options["verbose"])
     sources = load_sources(options["wsi_path"], options["recursive"])
     run = _run_settings(options)
-    segmenter = build_segmenter(options["tissue_model"], options["device"], options["sam2_checkpoint"])
+    segmenter = build_segmenter(
+        options["tissue_model"], options["device"], options["sam2_checkpoint"]
+    )
     _exit(run_detect_tissue(sources, segmenter, run, options["tissue_thresh"]))
 
 
@@ -80,7 +82,9 @@ def segment_and_get_coords(**options: Any) -> None:
         write_batch=options["write_batch"],
         save_images=options["save_images"],
     )
-    segmenter = build_segmenter(options["tissue_model"], options["device"], options["sam2_checkpoint"])
+    segmenter = build_segmenter(
+        options["tissue_model"], options["device"], options["sam2_checkpoint"]
+    )
     _exit(run_coordinates(sources, segmenter, settings, run))
 
 
@@ -111,3 +115,7 @@ def _configure_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -82,8 +82,12 @@ def run_coordinates(
             save_contours(run.visualization_dir, stem, pixels, mask)
         if run.visual.grids:
             save_grid(
-                run.visualization_dir, stem, pixels, slide.level0_size,
-                outcome.kept_xy, outcome.geometry.size_level0,
+                run.visualization_dir,
+                stem,
+                pixels,
+                slide.level0_size,
+                outcome.kept_xy,
+                outcome.geometry.size_level0,
             )
         return len(outcome.kept_xy), outcome.path
 

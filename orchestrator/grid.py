@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from orchestrator.geometry import PatchGeometry
@@ -37,8 +38,7 @@ def tissue_fractions(
     """(len(ys), len(xs)) share of tissue under each patch of side `size0` at (x, y)."""
     width0, height0 = level0_size
     mask_h, mask_w = mask.shape
-    integral = np.zeros((mask_h + 1, mask_w + 1), dtype=np.float64)
-    integral[1:, 1:] = np.cumsum(np.cumsum(mask.astype(bool), axis=0, dtype=np.float64), axis=1)
+    integral = cv2.integral(mask.astype(np.uint8, copy=False), sdepth=cv2.CV_32S)
 
     scale_x, scale_y = mask_w / width0, mask_h / height0
     u0, u1 = xs * scale_x, (xs + size0) * scale_x

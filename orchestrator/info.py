@@ -21,7 +21,10 @@ def describe_slide(path: Path, mpp_table: dict[str, float]) -> str:
         try:
             scale = resolve_scale(source, reader.properties, mpp_table)
             mpp = "unknown" if scale.mpp is None else f"{scale.mpp:.4f}"
-            lines += [f"mpp:     {mpp}", f"magnification: {scale.magnification:g}x ({scale.source})"]
+            lines += [
+                f"mpp:     {mpp}",
+                f"magnification: {scale.magnification:g}x ({scale.source})",
+            ]
         except SlideError as exc:
             lines += ["mpp:     unknown", f"magnification: unknown ({exc})"]
         lines.append("levels:")

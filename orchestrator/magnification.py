@@ -89,7 +89,9 @@ def metadata_objective(properties: dict[str, str]) -> float | None:
     return None
 
 
-def resolve_scale(source: SlideSource, properties: dict[str, str], table: dict[str, float]) -> Scale:
+def resolve_scale(
+    source: SlideSource, properties: dict[str, str], table: dict[str, float]
+) -> Scale:
     override = mpp_override(source, table)
     if override is not None:
         return Scale(override, magnification_from_mpp(override), "mpp-csv")

@@ -26,12 +26,16 @@ def _compose(*decorators: Decorator) -> Decorator:
 slide_input = _compose(
     click.argument("wsi_path", type=click.Path(path_type=Path)),
     click.option(
-        "--output", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
+        "--output",
+        "-o",
+        required=True,
+        type=click.Path(path_type=Path, file_okay=False),
         help="Root folder for results: patches/<stem>.h5, visualization/, images/.",
     ),
     click.option("--recursive", is_flag=True, help="Walk subfolders when WSI_PATH is a folder."),
     click.option(
-        "--mpp-csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        "--mpp-csv",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="CSV with columns wsi,mpp; overrides the slides' microns per pixel (and so "
         "their magnification, 10/mpp).",
     ),
@@ -40,72 +44,108 @@ slide_input = _compose(
 
 segmentation = _compose(
     click.option(
-        "--tissue-model", type=click.Choice(TISSUE_MODELS), default="sam2", show_default=True,
+        "--tissue-model",
+        type=click.Choice(TISSUE_MODELS),
+        default="sam2",
+        show_default=True,
         help="sam2: AtlasPatch's fine-tuned SAM2.1 Hiera-tiny (needs its checkpoint). "
         "otsu: classical saturation thresholding, needs no weights.",
     ),
     click.option(
-        "--sam2-checkpoint", type=click.Path(path_type=Path),
+        "--sam2-checkpoint",
+        type=click.Path(path_type=Path),
         help="AtlasPatch SAM2 checkpoint (model.pth). Else $ATLASPATCH_SAM2_CHECKPOINT, "
         "else the Hugging Face cache or hub (AtlasAnalyticsLab/AtlasPatch).",
     ),
     click.option(
-        "--device", default="cuda", show_default=True,
+        "--device",
+        default="cuda",
+        show_default=True,
         help="Device for segmentation: cuda, cuda:N or cpu (cuda falls back to cpu if absent).",
     ),
     click.option(
-        "--seg-batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+        "--seg-batch-size",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
         help="Thumbnails segmented together in one forward pass.",
     ),
     click.option(
-        "--patch-workers", type=click.IntRange(min=1), default=None,
+        "--patch-workers",
+        type=click.IntRange(min=1),
+        default=None,
         help="Threads reading slides (thumbnails, patches).  [default: CPU count]",
     ),
     click.option(
-        "--max-open-slides", type=click.IntRange(min=1), default=200, show_default=True,
+        "--max-open-slides",
+        type=click.IntRange(min=1),
+        default=200,
+        show_default=True,
         help="Most slides open at once; lower it if you hit file-descriptor limits.",
     ),
     click.option(
-        "--tissue-thresh", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+        "--tissue-thresh",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.0,
+        show_default=True,
         help="Drop tissue regions smaller than this fraction of the thumbnail area.",
     ),
 )
 
 coordinates = _compose(
     click.option(
-        "--patch-size", type=click.IntRange(min=1), required=True,
+        "--patch-size",
+        type=click.IntRange(min=1),
+        required=True,
         help="Patch side in pixels at the target magnification.",
     ),
     click.option(
-        "--target-mag", type=click.FloatRange(min=0, min_open=True), required=True,
+        "--target-mag",
+        type=click.FloatRange(min=0, min_open=True),
+        required=True,
         help="Magnification of the patches (e.g. 5, 10, 20, 40); read from the closest "
         "level at or finer than it, resized when not exact.",
     ),
     click.option(
-        "--step-size", type=click.IntRange(min=1), default=None,
+        "--step-size",
+        type=click.IntRange(min=1),
+        default=None,
         help="Stride between patches at the target magnification.  [default: patch size]",
     ),
     click.option(
-        "--min-tissue-fraction", type=click.FloatRange(0.0, 1.0), default=0.5,
+        "--min-tissue-fraction",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.5,
         show_default=True,
         help="Keep a grid patch when at least this share of its area is tissue in the mask.",
     ),
     click.option(
-        "--fast-mode/--no-fast-mode", default=True, show_default=True,
+        "--fast-mode/--no-fast-mode",
+        default=True,
+        show_default=True,
         help="Fast mode keeps patches by the mask alone; --no-fast-mode also reads each "
         "patch and drops white and black ones.",
     ),
     click.option(
-        "--white-thresh", type=click.IntRange(min=1, max=255), default=15, show_default=True,
+        "--white-thresh",
+        type=click.IntRange(min=1, max=255),
+        default=15,
+        show_default=True,
         help="With --no-fast-mode: a patch is white when 70%% of it has saturation below "
         "this (and brightness >= 200). Lower is stricter.",
     ),
     click.option(
-        "--black-thresh", type=click.IntRange(min=1, max=255), default=50, show_default=True,
+        "--black-thresh",
+        type=click.IntRange(min=1, max=255),
+        default=50,
+        show_default=True,
         help="With --no-fast-mode: a patch is black when 70%% of it is darker than this.",
     ),
     click.option(
-        "--write-batch", type=click.IntRange(min=1), default=8192, show_default=True,
+        "--write-batch",
+        type=click.IntRange(min=1),
+        default=8192,
+        show_default=True,
         help="Coordinate rows buffered before each HDF5 write.",
     ),
     click.option("--save-images", is_flag=True, help="Also write patch PNGs to images/<stem>/."),
@@ -115,7 +155,8 @@ coordinates = _compose(
         "--visualize-contours", is_flag=True, help="Draw tissue (red) and hole (blue) outlines."
     ),
     click.option(
-        "--skip-existing", is_flag=True,
+        "--skip-existing",
+        is_flag=True,
         help="Skip slides whose HDF5 exists (also the behaviour without --force).",
     ),
     click.option("--force", is_flag=True, help="Overwrite existing outputs."),

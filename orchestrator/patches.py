@@ -31,7 +31,9 @@ class PatchReader:
         g = self._geometry
         pixels = self._handle().read_region((x, y), g.level, (g.read_size, g.read_size))
         if g.read_size != g.patch_size:
-            pixels = cv2.resize(pixels, (g.patch_size, g.patch_size), interpolation=cv2.INTER_LINEAR)
+            pixels = cv2.resize(
+                pixels, (g.patch_size, g.patch_size), interpolation=cv2.INTER_LINEAR
+            )
         return pixels
 
     def read_many(self, xy: np.ndarray) -> Iterator[np.ndarray]:

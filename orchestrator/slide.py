@@ -6,18 +6,24 @@ failed read behind a blank tile.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from orchestrator.errors import SlideError
 
+log = logging.getLogger(__name__)
+
 WSI_EXTENSIONS = (".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".bif", ".dcm")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 SUPPORTED_EXTENSIONS = WSI_EXTENSIONS + IMAGE_EXTENSIONS
+
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 
 # Plain images can be huge (Pillow's bomb check stops at ~179 MP); slides are what we read.
 Image.MAX_IMAGE_PIXELS = None
@@ -43,7 +49,9 @@ class SlideReader(Protocol):
     level_dimensions: tuple[tuple[int, int], ...]
     level_downsamples: tuple[float, ...]
 
-    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+    def read_region(
+        self, location: tuple[int, int], level: int, size: tuple[int, int]
+    ) -> np.ndarray:
         """RGB uint8 (h, w, 3) of `size` at `level`, top-left `location` in level-0 pixels."""
         ...
 
@@ -63,17 +71,53 @@ class OpenSlideReader:
             raise SlideError(f"OpenSlide cannot open it: {exc}") from exc
         self.properties = dict(self._slide.properties)
         self.vendor = self.properties.get("openslide.vendor", "unknown")
-        self.level_dimensions = tuple(tuple(d) for d in self._slide.level_dimensions)
-        self.level_downsamples = tuple(float(d) for d in self._slide.level_downsamples)
+        self.level_dimensions: tuple[tuple[int, int], ...] = tuple(
+            (int(w), int(h)) for w, h in self._slide.level_dimensions
+        )
+        self.level_downsamples: tuple[float, ...] = tuple(
+            float(d) for d in self._slide.level_downsamples
+        )
+        self._ycbcr_as_rgb = False
+        self._ycbcr_as_rgb = self._dicom_frames_are_ycbcr()
+        if self._ycbcr_as_rgb:
+            log.warning(
+                "%s: DICOM JPEG frames hold YCbCr but are labelled RGB; converting colours",
+                source.name,
+            )
 
-    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+    def read_region(
+        self, location: tuple[int, int], level: int, size: tuple[int, int]
+    ) -> np.ndarray:
         try:
             rgba = np.asarray(self._slide.read_region(location, level, size))
         except Exception as exc:
             raise SlideError(
                 f"reading pixels failed at {location} level {level} size {size}: {exc}"
             ) from exc
-        return _flatten_alpha(rgba)
+        rgb = _flatten_alpha(rgba)
+        if self._ycbcr_as_rgb:
+            # OpenCV's order is Y, Cr, Cb; the frames carry Y, Cb, Cr (JFIF full range).
+            rgb = cv2.cvtColor(np.ascontiguousarray(rgb[..., [0, 2, 1]]), cv2.COLOR_YCrCb2RGB)
+        return rgb
+
+    def _dicom_frames_are_ycbcr(self) -> bool:
+        """Some DICOM writers store baseline-JPEG frames in YCbCr yet declare RGB, and OpenSlide
+        then shows them in false colour. Such pixels have near-neutral "G" and "B" (chroma at
+        128) under a bright "R" (luma) wherever the glass is, which true RGB never has."""
+        if (
+            self.vendor != "dicom"
+            or self.properties.get("dicom.PhotometricInterpretation") != "RGB"
+        ):
+            return False
+        if self.properties.get("dicom.TransferSyntaxUID") != JPEG_BASELINE:
+            return False
+        level = len(self.level_dimensions) - 1
+        while level > 0 and max(self.level_dimensions[level]) < 64:
+            level -= 1
+        width, height = self.level_dimensions[level]
+        sample = self.read_region((0, 0), level, (width, height)).reshape(-1, 3).astype(int)
+        red, green, blue = np.median(sample, axis=0)
+        return red > 150 and abs(green - 128) < 20 and abs(blue - 128) < 20
 
     def close(self) -> None:
         self._slide.close()
@@ -90,12 +134,14 @@ class PillowReader:
         except Exception as exc:
             raise SlideError(f"Pillow cannot read it: {exc}") from exc
         height, width = self._pixels.shape[:2]
-        self.properties = {}
+        self.properties: dict[str, str] = {}
         self.vendor = "image"
-        self.level_dimensions = ((width, height),)
-        self.level_downsamples = (1.0,)
+        self.level_dimensions: tuple[tuple[int, int], ...] = ((int(width), int(height)),)
+        self.level_downsamples: tuple[float, ...] = (1.0,)
 
-    def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+    def read_region(
+        self, location: tuple[int, int], level: int, size: tuple[int, int]
+    ) -> np.ndarray:
         if level != 0:
             raise SlideError(f"a plain image has only level 0, not {level}")
         x, y = location

@@ -67,14 +67,39 @@ def draw_scene(shape: tuple[int, int], seed: int = 0, pens: bool = True) -> np.n
     blob(0.70 * width, 0.57 * height, 0.05 * unit, BACKGROUND)
     blob(0.62 * width, 0.18 * height, 0.09 * unit, PALE_TISSUE)
     for fx, fy in ((0.12, 0.85), (0.22, 0.88), (0.45, 0.80), (0.90, 0.20)):
-        cv2.circle(labels, (int(fx * width), int(fy * height)), max(2, int(0.025 * unit)), TISSUE, -1)
+        cv2.circle(
+            labels, (int(fx * width), int(fy * height)), max(2, int(0.025 * unit)), TISSUE, -1
+        )
     if pens:
         thickness = max(2, int(0.012 * unit))
-        cv2.line(labels, (int(0.05 * width), int(0.08 * height)), (int(0.40 * width), int(0.05 * height)), GREEN_PEN, thickness)
-        cv2.line(labels, (int(0.85 * width), int(0.95 * height)), (int(0.97 * width), int(0.60 * height)), BLUE_PEN, thickness)
-        cv2.ellipse(labels, (int(0.88 * width), int(0.85 * height)), (int(0.04 * unit), int(0.03 * unit)), 0, 0, 300, RED_PEN, thickness)
+        cv2.line(
+            labels,
+            (int(0.05 * width), int(0.08 * height)),
+            (int(0.40 * width), int(0.05 * height)),
+            GREEN_PEN,
+            thickness,
+        )
+        cv2.line(
+            labels,
+            (int(0.85 * width), int(0.95 * height)),
+            (int(0.97 * width), int(0.60 * height)),
+            BLUE_PEN,
+            thickness,
+        )
+        cv2.ellipse(
+            labels,
+            (int(0.88 * width), int(0.85 * height)),
+            (int(0.04 * unit), int(0.03 * unit)),
+            0,
+            0,
+            300,
+            RED_PEN,
+            thickness,
+        )
         for fx, fy in ((0.55, 0.92), (0.08, 0.55), (0.95, 0.05)):
-            cv2.circle(labels, (int(fx * width), int(fy * height)), max(1, int(0.012 * unit)), DEBRIS, -1)
+            cv2.circle(
+                labels, (int(fx * width), int(fy * height)), max(1, int(0.012 * unit)), DEBRIS, -1
+            )
     return labels
 
 
@@ -100,7 +125,9 @@ def write_synthetic_slide(
     stain = _stain_field(labels.shape, seed)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    description = f"Aperio Image Library v12.0.15 \n{width}x{height} ({tile}x{tile}) JPEG/RGB Q={quality}"
+    description = (
+        f"Aperio Image Library v12.0.15 \n{width}x{height} ({tile}x{tile}) JPEG/RGB Q={quality}"
+    )
     if magnification is not None:
         description += f"|AppMag = {magnification:g}"
     if mpp is not None:
@@ -109,7 +136,15 @@ def write_synthetic_slide(
         for index, downsample in enumerate(downsamples):
             level_w, level_h = max(1, width // downsample), max(1, height // downsample)
             tif.write(
-                _tiles(labels, stain, label_downsample / downsample, level_w, level_h, tile, seed + index),
+                _tiles(
+                    labels,
+                    stain,
+                    label_downsample / downsample,
+                    level_w,
+                    level_h,
+                    tile,
+                    seed + index,
+                ),
                 shape=(level_h, level_w, 3),
                 dtype=np.uint8,
                 tile=(tile, tile),
@@ -147,8 +182,16 @@ def _tiles(
         palette[label] = colour
     for ty in range(0, level_h, tile):
         for tx in range(0, level_w, tile):
-            ys = ((ty + np.arange(tile)) / label_per_pixel_inverse).astype(int).clip(0, labels.shape[0] - 1)
-            xs = ((tx + np.arange(tile)) / label_per_pixel_inverse).astype(int).clip(0, labels.shape[1] - 1)
+            ys = (
+                ((ty + np.arange(tile)) / label_per_pixel_inverse)
+                .astype(int)
+                .clip(0, labels.shape[0] - 1)
+            )
+            xs = (
+                ((tx + np.arange(tile)) / label_per_pixel_inverse)
+                .astype(int)
+                .clip(0, labels.shape[1] - 1)
+            )
             label_tile = labels[np.ix_(ys, xs)]
             mix = stain[np.ix_(ys, xs)][..., None]
             rgb = palette[label_tile]
@@ -160,7 +203,9 @@ def _tiles(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Write a synthetic pyramidal slide (Aperio-style TIFF).")
+    parser = argparse.ArgumentParser(
+        description="Write a synthetic pyramidal slide (Aperio-style TIFF)."
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--width", type=int, default=8000)
     parser.add_argument("--height", type=int, default=6000)

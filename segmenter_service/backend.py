@@ -31,8 +31,8 @@ def create_segmenter(
 
         return OtsuSegmenter()
     if name == "sam2":
-        from segmenter_service.sam2_backend import Sam2Segmenter
         from segmenter_service.checkpoint import resolve_sam2_checkpoint
+        from segmenter_service.sam2_backend import Sam2Segmenter
 
         return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=device)
     raise ValueError(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")

@@ -89,12 +89,10 @@ def _drop_ink_halos(tissue: np.ndarray, near_ink: np.ndarray) -> np.ndarray:
 
 
 def _clean(tissue: np.ndarray) -> np.ndarray:
-    mask = tissue.astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    mask = _fill_small_holes(mask, max_area=4)
-    return mask.astype(bool)
+    closed = cv2.morphologyEx(tissue.astype(np.uint8), cv2.MORPH_CLOSE, kernel, iterations=2)
+    opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, kernel)
+    return _fill_small_holes(opened, max_area=4).astype(bool)
 
 
 def _fill_small_holes(mask: np.ndarray, max_area: int) -> np.ndarray:

@@ -38,7 +38,8 @@ class Sam2Segmenter:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or "model" not in state:
             raise CheckpointFormatError(
-                f"{checkpoint} is not an AtlasPatch SAM2 checkpoint (expected a dict with key 'model')"
+                f"{checkpoint} is not an AtlasPatch SAM2 checkpoint "
+                "(expected a dict with key 'model')"
             )
         missing, unexpected = model.load_state_dict(state["model"], strict=False)
         if missing or unexpected:

@@ -22,7 +22,9 @@ def scale_of(path: Path, table: dict[str, float] | None = None):
         reader.close()
 
 
-@pytest.mark.parametrize("mpp, expected", [(0.25, 40), (0.2527, 40), (0.499, 20), (1.0, 10), (0.3, 33.333)])
+@pytest.mark.parametrize(
+    "mpp, expected", [(0.25, 40), (0.2527, 40), (0.499, 20), (1.0, 10), (0.3, 33.333)]
+)
 def test_magnification_from_mpp_snaps_only_when_close(mpp: float, expected: float) -> None:
     assert magnification_from_mpp(mpp) == pytest.approx(expected, abs=1e-3)
 
@@ -36,7 +38,11 @@ def test_csv_matches_by_file_name_or_stem(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text, message",
-    [("name,mpp\na,0.2\n", "needs columns"), ("wsi,mpp\na,abc\n", "not a number"), ("wsi,mpp\na,900\n", "outside")],
+    [
+        ("name,mpp\na,0.2\n", "needs columns"),
+        ("wsi,mpp\na,abc\n", "not a number"),
+        ("wsi,mpp\na,900\n", "outside"),
+    ],
 )
 def test_bad_csv_is_refused_with_the_line(tmp_path: Path, text: str, message: str) -> None:
     csv = tmp_path / "mpp.csv"

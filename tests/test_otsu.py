@@ -1,4 +1,4 @@
-"""The weight-free tissue model: real tiles, and patch-level accuracy on slides with known tissue."""
+"""The weight-free tissue model: real tiles, and patch accuracy on slides with known tissue."""
 
 from __future__ import annotations
 
@@ -59,18 +59,41 @@ def precision_recall(slide, h5_path: Path, size0: int, step0: int) -> tuple[floa
     ],
 )
 def test_precision_and_recall_on_patch_centres(
-    tmp_path: Path, seed: int, width: int, magnification: float, mpp: float, downsamples,
-    patch: int, target: int,
+    tmp_path: Path,
+    seed: int,
+    width: int,
+    magnification: float,
+    mpp: float,
+    downsamples,
+    patch: int,
+    target: int,
 ) -> None:
     slide = write_synthetic_slide(
-        tmp_path / f"slide-{seed}.tiff", width=width, height=width * 3 // 4,
-        magnification=magnification, mpp=mpp, downsamples=downsamples, seed=seed,
+        tmp_path / f"slide-{seed}.tiff",
+        width=width,
+        height=width * 3 // 4,
+        magnification=magnification,
+        mpp=mpp,
+        downsamples=downsamples,
+        seed=seed,
     )
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main,
-        ["segment-and-get-coords", str(slide.path), "-o", str(out), "--patch-size", str(patch),
-         "--target-mag", str(target), "--tissue-model", "otsu", "--device", "cpu"],
+        [
+            "segment-and-get-coords",
+            str(slide.path),
+            "-o",
+            str(out),
+            "--patch-size",
+            str(patch),
+            "--target-mag",
+            str(target),
+            "--tissue-model",
+            "otsu",
+            "--device",
+            "cpu",
+        ],
     )
     assert result.exit_code == 0, result.output
     size0 = round(patch * magnification / target)

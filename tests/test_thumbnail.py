@@ -35,7 +35,9 @@ def test_synthetic_40x_reads_the_coarsest_suitable_level(synthetic_slide) -> Non
     assert thumbnail.pixels.shape == (round(6000 / 32), round(8000 / 32), 3)
     assert max(max(size) for size in reader.reads) <= 256 + 2
 
-    whole = np.asarray(openslide.OpenSlide(str(synthetic_slide.path)).read_region((0, 0), 2, (500, 375)))
+    whole = np.asarray(
+        openslide.OpenSlide(str(synthetic_slide.path)).read_region((0, 0), 2, (500, 375))
+    )
     expected = cv2.resize(whole[..., :3], (250, 188), interpolation=cv2.INTER_AREA)
     assert np.abs(thumbnail.pixels.astype(int) - expected.astype(int)).mean() < 2.0
 
