@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,8 +22,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2  # noqa: E402
+from machine import describe_machine  # noqa: E402
 
 from orchestrator.discovery import discover_slides  # noqa: E402
 from orchestrator.geometry import plan_geometry  # noqa: E402
@@ -88,9 +89,24 @@ def main() -> None:
 
     out = workdir / "out"
     command = [
-        sys.executable, "-m", "orchestrator.cli", "segment-and-get-coords", str(slide_path),
-        "-o", str(out), "--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu",
-        "--device", "cpu", "--patch-workers", "1", "--force",
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "segment-and-get-coords",
+        str(slide_path),
+        "-o",
+        str(out),
+        "--patch-size",
+        "256",
+        "--target-mag",
+        "20",
+        "--tissue-model",
+        "otsu",
+        "--device",
+        "cpu",
+        "--patch-workers",
+        "1",
+        "--force",
     ]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
@@ -99,12 +115,19 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
-                "slide": {"path": str(slide_path), "size": reader.level_dimensions[0],
-                          "levels": reader.level_downsamples, "magnification": 40,
-                          "write_seconds": write_seconds},
-                "thumbnail": {"shape": thumbnail.pixels.shape[:2], "level": thumbnail.level,
-                              "seconds": round(thumbnail_seconds, 4)},
+                "machine": describe_machine(),
+                "slide": {
+                    "path": str(slide_path),
+                    "size": reader.level_dimensions[0],
+                    "levels": reader.level_downsamples,
+                    "magnification": 40,
+                    "write_seconds": write_seconds,
+                },
+                "thumbnail": {
+                    "shape": thumbnail.pixels.shape[:2],
+                    "level": thumbnail.level,
+                    "seconds": round(thumbnail_seconds, 4),
+                },
                 "otsu_mask_seconds": round(mask_seconds, 4),
                 "grid": grids,
                 "cli_segment_and_get_coords_seconds": round(cli_seconds, 3),

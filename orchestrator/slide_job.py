@@ -12,6 +12,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from orchestrator import __version__
 from orchestrator.content_filter import keep_patch
@@ -125,8 +126,16 @@ def _read_patches(
         shutil.rmtree(images_tmp, ignore_errors=True)
         images_tmp.mkdir(parents=True)
     try:
-        with PatchReader(source, geometry, run.patch_workers) as reader:
+        patches = tqdm(
+            total=len(grid.xy),
+            unit="patch",
+            desc=source.stem,
+            leave=False,
+            disable=not run.show_progress,
+        )
+        with PatchReader(source, geometry, run.patch_workers) as reader, patches:
             for index, patch in enumerate(reader.read_many(grid.xy)):
+                patches.update()
                 if not settings.fast_mode:
                     keep[index] = keep_patch(patch, settings.white_thresh, settings.black_thresh)
                 if settings.save_images and keep[index]:

@@ -61,7 +61,11 @@ def _from_hf_cache() -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    found = try_to_load_from_cache(HF_REPO_ID, HF_FILENAME)
+    # Read the cache location now, not when huggingface_hub was imported.
+    cache_dir = os.environ.get("HF_HUB_CACHE")
+    if cache_dir is None and os.environ.get("HF_HOME"):
+        cache_dir = str(Path(os.environ["HF_HOME"]) / "hub")
+    found = try_to_load_from_cache(HF_REPO_ID, HF_FILENAME, cache_dir=cache_dir)
     return Path(found) if isinstance(found, str) else None
 
 

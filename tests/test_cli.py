@@ -369,3 +369,18 @@ def test_info_prints_levels_and_scale() -> None:
     assert result.exit_code == 0
     assert "vendor:  hamamatsu" in result.output and "magnification: 40x" in result.output
     assert "6: 62 x 76  downsample 64.000" in result.output
+
+
+def test_synthetic_slide_without_scale_fails_until_given_an_mpp(tmp_path: Path) -> None:
+    from orchestrator.synthetic import write_synthetic_slide
+
+    slide = write_synthetic_slide(
+        tmp_path / "unscaled.svs", width=3000, height=2000, magnification=None, mpp=None
+    )
+    failed = coords_run(slide.path, tmp_path / "out")
+    assert failed.exit_code == 1 and "FAILED   unscaled.svs: no magnification" in failed.output
+    mpp_csv = tmp_path / "mpp.csv"
+    mpp_csv.write_text("wsi,mpp\nunscaled,0.5\n")
+    assert coords_run(slide.path, tmp_path / "out", "--mpp-csv", mpp_csv).exit_code == 0
+    with h5py.File(tmp_path / "out" / "patches" / "unscaled.h5") as f:
+        assert f.attrs["level0_magnification"] == 20 and f.attrs["patch_size_level0"] == 256

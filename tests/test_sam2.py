@@ -86,6 +86,21 @@ def test_missing_checkpoint_says_how_to_get_one(
     assert CHECKPOINT_ENV in message
 
 
+def test_checkpoint_from_the_hugging_face_cache(
+    sam2_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standard hub cache layout: refs/main names a snapshot holding model.pth."""
+    repo = tmp_path / "hub" / "models--AtlasAnalyticsLab--AtlasPatch"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "snapshots" / "0123abcd").mkdir(parents=True)
+    (repo / "snapshots" / "0123abcd" / "model.pth").symlink_to(sam2_checkpoint)
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    found = resolve_sam2_checkpoint(None)
+    assert found == repo / "snapshots" / "0123abcd" / "model.pth"
+
+
 def test_checkpoint_from_environment(
     sam2_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
