@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff
+	test -f $(DEMO_DIR)/slides/demo-slide.tiff || \
+		$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff --width 16000 --height 12000
 	$(VENV)/bin/atlaspatch segment-and-get-coords $(DEMO_DIR)/slides/demo-slide.tiff \
 		--output $(DEMO_DIR)/output --patch-size 256 --target-mag 20 --tissue-model otsu \
 		--device cpu --visualize-mask --visualize-contours --visualize-grids --force
