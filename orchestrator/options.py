@@ -131,15 +131,16 @@ coordinates = _compose(
         type=click.IntRange(min=1, max=255),
         default=15,
         show_default=True,
-        help="With --no-fast-mode: a patch is white when 70%% of it has saturation below "
-        "this (and brightness >= 200). Lower is stricter.",
+        help="With --no-fast-mode: a patch is white when 70% of it has saturation below "
+        "this and brightness >= 200 (glass); lower drops fewer patches.",
     ),
     click.option(
         "--black-thresh",
         type=click.IntRange(min=1, max=255),
         default=50,
         show_default=True,
-        help="With --no-fast-mode: a patch is black when 70%% of it is darker than this.",
+        help="With --no-fast-mode: a patch is black when 70% of it is darker than this; "
+        "higher drops more patches.",
     ),
     click.option(
         "--write-batch",

@@ -179,39 +179,12 @@ def test_mpp_override_changes_patch_geometry(tmp_path: Path) -> None:
 @pytest.mark.shared_data
 def test_plain_image_needs_and_uses_an_mpp(tmp_path: Path) -> None:
     tile = TILES / "tissue-level0-4302-10273-4814-10785.png"
-    result = run(
-        "segment-and-get-coords",
-        tile,
-        "-o",
-        tmp_path,
-        "--patch-size",
-        "64",
-        "--target-mag",
-        "20",
-        "--tissue-model",
-        "otsu",
-        "--device",
-        "cpu",
-    )
+    small_patches = ("--patch-size", "64")  # a later option wins over coords_run's 256
+    result = coords_run(tile, tmp_path, *small_patches)
     assert result.exit_code == 1 and "no magnification" in result.output
     mpp_csv = tmp_path / "mpp.csv"
     mpp_csv.write_text(f"wsi,mpp\n{tile.name},0.25\n")
-    result = run(
-        "segment-and-get-coords",
-        tile,
-        "-o",
-        tmp_path,
-        "--patch-size",
-        "64",
-        "--target-mag",
-        "20",
-        "--tissue-model",
-        "otsu",
-        "--device",
-        "cpu",
-        "--mpp-csv",
-        mpp_csv,
-    )
+    result = coords_run(tile, tmp_path, *small_patches, "--mpp-csv", mpp_csv)
     assert result.exit_code == 0, result.output
     with h5py.File(tmp_path / "patches" / f"{tile.stem}.h5") as f:
         assert f.attrs["patch_size_level0"] == 128 and len(f["coords"]) > 0
