@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml
 demo: install
 	test -f $(DEMO_DIR)/slides/demo-slide.tiff || \
 		$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff --width 16000 --height 12000
-	$(VENV)/bin/atlaspatch segment-and-get-coords $(DEMO_DIR)/slides/demo-slide.tiff \
+	$(VENV)/bin/atlaspatch process $(DEMO_DIR)/slides/demo-slide.tiff \
 		--output $(DEMO_DIR)/output --patch-size 256 --target-mag 20 --tissue-model otsu \
-		--device cpu --visualize-mask --visualize-contours --visualize-grids --force
-	@echo "HDF5: $(DEMO_DIR)/output/patches/demo-slide.h5  pictures: $(DEMO_DIR)/output/visualization/"
+		--feature-extractors efficientnet_lite0 --device cpu \
+		--visualize-mask --visualize-contours --visualize-grids --force
+	@echo "HDF5 (coords + features/efficientnet_lite0): $(DEMO_DIR)/output/patches/demo-slide.h5"
+	@echo "pictures: $(DEMO_DIR)/output/visualization/"
 
 test: install
 	$(PY) -m pytest -q
@@ -36,10 +38,11 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy orchestrator segmenter_service client
+	$(VENV)/bin/mypy orchestrator segmenter_service encoder_service client
 
 bench: install
 	$(PY) bench/coords.py
+	$(PY) bench/features.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -17,10 +17,19 @@ from orchestrator.commands import (
     run_coordinates,
     run_detect_tissue,
 )
+from orchestrator.devices import resolve_device
+from orchestrator.encoders_setup import build_registry, default_precision, load_encoders
 from orchestrator.info import describe_slide
-from orchestrator.options import coordinates, default_workers, segmentation, slide_input
+from orchestrator.options import (
+    coordinates,
+    default_workers,
+    features,
+    segmentation,
+    slide_input,
+    split_names,
+)
 from orchestrator.runner import SlideResult
-from orchestrator.settings import CoordsSettings, RunSettings, VisualSettings
+from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, VisualSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -70,7 +79,71 @@ def segment_and_get_coords(**options: Any) -> None:
     _configure_logging(options["verbose"])
     sources = load_sources(options["wsi_path"], options["recursive"])
     run = _run_settings(options)
-    settings = CoordsSettings(
+    segmenter = build_segmenter(
+        options["tissue_model"], options["device"], options["sam2_checkpoint"]
+    )
+    _exit(run_coordinates(sources, segmenter, _coords_settings(options), run))
+
+
+@main.command()
+@slide_input
+@segmentation
+@coordinates
+@features
+def process(**options: Any) -> None:
+    """Segment tissue, extract patch coordinates and embed every patch with one or more
+    encoders, all into <output>/patches/<stem>.h5 (features/<name>, row-aligned with coords).
+
+    An existing HDF5 made with the same coordinate parameters gets only the missing feature
+    sets; one made with other parameters is an error unless --force.
+    """
+    _configure_logging(options["verbose"])
+    sources = load_sources(options["wsi_path"], options["recursive"])
+    run = _run_settings(options)
+    device = _device(options["feature_device"] or options["device"])
+    precision = options["feature_precision"] or default_precision(device)
+    registry = build_registry(
+        options["feature_plugins"], device, precision, options["feature_num_workers"]
+    )
+    encoders = load_encoders(
+        registry,
+        split_names(options["feature_extractors"]),
+        device,
+        precision,
+        options["weights_dir"],
+    )
+    segmenter = build_segmenter(
+        options["tissue_model"], options["device"], options["sam2_checkpoint"]
+    )
+    feature_settings = FeatureSettings(encoders, options["feature_batch_size"])
+    _exit(run_coordinates(sources, segmenter, _coords_settings(options), run, feature_settings))
+
+
+@main.command("encoders")
+@click.option(
+    "--feature-plugin",
+    "feature_plugins",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also list the encoders these plugin files register.",
+)
+@click.option(
+    "--weights-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="ATLASPATCH_WEIGHTS_DIR",
+    show_envvar=True,
+    help="Folder of local weights to look in.",
+)
+def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -> None:
+    """List the encoders: name, dimension, weight source, and whether weights are here."""
+    from orchestrator.encoders_table import encoders_table
+
+    registry = build_registry(feature_plugins, "cpu", "float32", 1)
+    click.echo(encoders_table(registry, weights_dir))
+
+
+def _coords_settings(options: dict[str, Any]) -> CoordsSettings:
+    return CoordsSettings(
         patch_size=options["patch_size"],
         target_magnification=options["target_mag"],
         step_size=options["step_size"],
@@ -82,10 +155,13 @@ def segment_and_get_coords(**options: Any) -> None:
         write_batch=options["write_batch"],
         save_images=options["save_images"],
     )
-    segmenter = build_segmenter(
-        options["tissue_model"], options["device"], options["sam2_checkpoint"]
-    )
-    _exit(run_coordinates(sources, segmenter, settings, run))
+
+
+def _device(requested: str) -> str:
+    try:
+        return resolve_device(requested)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _run_settings(options: dict[str, Any]) -> RunSettings:

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import click
+import h5py
 import numpy as np
 
+from client.encoder import InProcessEncoders
 from client.segmenter import InProcessSegmenter, SegmenterClient
 from orchestrator.devices import resolve_device
 from orchestrator.discovery import DiscoveryError, discover_slides
-from orchestrator.magnification import load_mpp_csv
+from orchestrator.features import embed_into
+from orchestrator.geometry import PatchGeometry
+from orchestrator.h5out import partial_path
+from orchestrator.magnification import load_mpp_csv, mpp_override
 from orchestrator.report import print_summary
+from orchestrator.reuse import inspect_existing
 from orchestrator.runner import SlideResult, run_slides
-from orchestrator.settings import CoordsSettings, RunSettings
+from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
 from orchestrator.slide import SlideSource
-from orchestrator.slide_job import OpenedSlide, extract_coordinates
+from orchestrator.slide_job import (
+    CoordsPlan,
+    OpenedSlide,
+    plan_coordinates,
+    write_slide_h5,
+)
 from orchestrator.visualize import save_contours, save_grid, save_mask
 from segmenter_service.backend import create_segmenter
 from segmenter_service.checkpoint import CheckpointNotFound
@@ -70,31 +83,119 @@ def run_coordinates(
     segmenter: SegmenterClient,
     settings: CoordsSettings,
     run: RunSettings,
+    features: FeatureSettings | None = None,
 ) -> list[SlideResult]:
+    """`segment-and-get-coords`, and `process` when `features` is given."""
     provenance = segmenter.provenance()
 
     def finish(slide: OpenedSlide, mask: np.ndarray) -> tuple[int | None, Path | None]:
-        outcome = extract_coordinates(slide, mask, settings, run, provenance)
-        pixels, stem = slide.thumbnail.pixels, slide.source.stem
-        if run.visual.mask:
-            save_mask(run.visualization_dir, stem, pixels, mask)
-        if run.visual.contours:
-            save_contours(run.visualization_dir, stem, pixels, mask)
-        if run.visual.grids:
-            save_grid(
-                run.visualization_dir,
-                stem,
-                pixels,
-                slide.level0_size,
-                outcome.kept_xy,
-                outcome.geometry.size_level0,
-            )
-        return len(outcome.kept_xy), outcome.path
+        plan = plan_coordinates(slide, mask, settings, run)
+        extra = None
+        if features is not None:
 
-    def existing(source: SlideSource) -> Path | None:
+            def extra(h5: h5py.File, plan: CoordsPlan) -> None:
+                embed_into(
+                    h5,
+                    slide.source,
+                    plan.geometry,
+                    plan.xy,
+                    InProcessEncoders(features.encoders),
+                    features.batch_size,
+                    run.patch_workers,
+                    run.show_progress,
+                )
+
+        path = write_slide_h5(slide, plan, settings, run, provenance, extra)
+        _save_pictures(slide, mask, plan, run)
+        return len(plan.xy), path
+
+    def triage(source: SlideSource) -> SlideResult | None:
         path = run.patches_dir / f"{source.stem}.h5"
-        return path if path.exists() else None
+        if run.force or not path.exists():
+            return None
+        if features is None:
+            why = "output exists" + ("" if run.skip_existing else " (use --force to overwrite)")
+            return SlideResult(source, "skipped", why, output=path)
+        existing = inspect_existing(path, settings, provenance, mpp_override(source, run.mpp_table))
+        assert existing is not None
+        if existing.mismatch:
+            return SlideResult(
+                source,
+                "failed",
+                f"{path} was made with other parameters ({existing.mismatch}); "
+                "use --force to recompute it",
+            )
+        missing = [e for e in features.encoders if e.name not in existing.encoders]
+        if not missing:
+            return SlideResult(source, "skipped", "coordinates and features exist", output=path)
+        count = add_features(source, path, InProcessEncoders(missing), features, run)
+        return SlideResult(source, "done", "", count, path)
 
-    results = run_slides(sources, segmenter, finish, run, settings.tissue_thresh, existing)
+    results = run_slides(sources, segmenter, finish, run, settings.tissue_thresh, triage)
     print_summary(results)
     return results
+
+
+def add_features(
+    source: SlideSource,
+    path: Path,
+    encoders: InProcessEncoders,
+    features: FeatureSettings,
+    run: RunSettings,
+) -> int:
+    """Embed the patches of an existing HDF5 with more encoders: on a copy, renamed over it."""
+    temporary = partial_path(path)
+    shutil.copyfile(path, temporary)
+    try:
+        with h5py.File(temporary, "r+") as h5:
+            coords = h5["coords"][...]
+            geometry = _reading_geometry(h5, coords)
+            embed_into(
+                h5,
+                source,
+                geometry,
+                coords[:, :2],
+                encoders,
+                features.batch_size,
+                run.patch_workers,
+                run.show_progress,
+            )
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return len(coords)
+
+
+def _reading_geometry(h5: h5py.File, coords: np.ndarray) -> PatchGeometry:
+    """Enough geometry to read the stored patches again: level, read size, output size."""
+    patch_size = int(h5.attrs["patch_size"])
+    read_size = int(coords[0, 2]) if len(coords) else patch_size
+    return PatchGeometry(
+        patch_size=patch_size,
+        step_size=int(h5.attrs.get("step_size", patch_size)),
+        target_magnification=float(h5.attrs["target_magnification"]),
+        level0_magnification=float(h5.attrs["level0_magnification"]),
+        level=int(coords[0, 4]) if len(coords) else 0,
+        size_level0=int(h5.attrs["patch_size_level0"]),
+        step_level0=0,
+        read_size=read_size,
+    )
+
+
+def _save_pictures(
+    slide: OpenedSlide, mask: np.ndarray, plan: CoordsPlan, run: RunSettings
+) -> None:
+    pixels, stem = slide.thumbnail.pixels, slide.source.stem
+    if run.visual.mask:
+        save_mask(run.visualization_dir, stem, pixels, mask)
+    if run.visual.contours:
+        save_contours(run.visualization_dir, stem, pixels, mask)
+    if run.visual.grids:
+        save_grid(
+            run.visualization_dir,
+            stem,
+            pixels,
+            slide.level0_size,
+            plan.xy,
+            plan.geometry.size_level0,
+        )

@@ -56,6 +56,13 @@ class CoordsWriter:
         if self._buffered >= self._write_batch:
             self._flush()
 
+    @property
+    def file(self) -> h5py.File:
+        return self._file
+
+    def flush(self) -> None:
+        self._flush()
+
     def commit(self) -> Path:
         self._flush()
         self._file.attrs["num_patches"] = self._count

@@ -166,3 +166,59 @@ coordinates = _compose(
 
 def default_workers(requested: int | None) -> int:
     return requested or os.cpu_count() or 1
+
+
+features = _compose(
+    click.option(
+        "--feature-extractors",
+        required=True,
+        help="Encoders, comma or space separated (e.g. 'resnet50,uni_v2'); see "
+        "`atlaspatch encoders`. Each patch is read once and fed to all of them.",
+    ),
+    click.option(
+        "--feature-device",
+        default=None,
+        help="Device for the encoders.  [default: same as --device]",
+    ),
+    click.option(
+        "--feature-batch-size",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="Patches per encoder forward pass.",
+    ),
+    click.option(
+        "--feature-num-workers",
+        type=click.IntRange(min=1),
+        default=4,
+        show_default=True,
+        help="Threads running plugin encoders' per-patch preprocess.",
+    ),
+    click.option(
+        "--feature-precision",
+        type=click.Choice(["float32", "float16", "bfloat16"]),
+        default=None,
+        help="Encoder precision.  [default: float16 on CUDA, float32 on the CPU]",
+    ),
+    click.option(
+        "--feature-plugin",
+        "feature_plugins",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Python file defining register_feature_extractors(registry, device, dtype, "
+        "num_workers); repeatable.",
+    ),
+    click.option(
+        "--weights-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="ATLASPATCH_WEIGHTS_DIR",
+        show_envvar=True,
+        help="Folder of encoder weights: <name>.safetensors|.pth|.bin or <name>/. Looked at "
+        "before the Hugging Face cache and hub.",
+    ),
+)
+
+
+def split_names(text: str) -> list[str]:
+    names = [name for name in text.replace(",", " ").split() if name]
+    return list(dict.fromkeys(names))  # keep order, drop repeats

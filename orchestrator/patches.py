@@ -36,9 +36,10 @@ class PatchReader:
             )
         return pixels
 
-    def read_many(self, xy: np.ndarray) -> Iterator[np.ndarray]:
-        """Patches for each row of `xy`, in order, with a bounded number read ahead."""
-        ahead = 8 * self._workers
+    def read_many(self, xy: np.ndarray, ahead: int = 0) -> Iterator[np.ndarray]:
+        """Patches for each row of `xy`, in order, with at most `ahead` (default 8 per
+        worker) read ahead of the consumer."""
+        ahead = max(ahead, 8 * self._workers)
         rows = iter(xy)
         with ThreadPoolExecutor(self._workers, thread_name_prefix="patch-reader") as pool:
             queue = deque(pool.submit(self.read, int(x), int(y)) for x, y in islice(rows, ahead))

@@ -35,6 +35,8 @@ class SlideResult:
 
 # Finishing a slide gets the opened slide and its cleaned mask; returns (patch count, output).
 Finisher = Callable[[OpenedSlide, np.ndarray], tuple[int | None, Path | None]]
+# Before any work: a result settles the slide (skipped, or done without segmentation).
+Triage = Callable[[SlideSource], "SlideResult | None"]
 
 
 def run_slides(
@@ -43,17 +45,20 @@ def run_slides(
     finish: Finisher,
     run: RunSettings,
     tissue_thresh: float = 0.0,
-    existing_output: Callable[[SlideSource], Path | None] = lambda source: None,
+    triage: Triage = lambda source: None,
 ) -> list[SlideResult]:
+    """Run `finish` on every slide that `triage` does not settle on its own (skip, reuse)."""
     results: list[SlideResult] = []
     todo: list[SlideSource] = []
     for source in sources:
-        existing = existing_output(source)
-        if existing is not None and not run.force:
-            why = "output exists" + ("" if run.skip_existing else " (use --force to overwrite)")
-            results.append(SlideResult(source, "skipped", why, output=existing))
-        else:
+        try:
+            settled = triage(source)
+        except Exception as exc:
+            settled = _failure(source, exc)
+        if settled is None:
             todo.append(source)
+        else:
+            results.append(settled)
 
     batch_size = max(1, min(run.seg_batch_size, run.max_open_slides))
     progress = tqdm(total=len(todo), unit="slide", disable=not run.show_progress, leave=True)

@@ -54,3 +54,9 @@ class RunSettings:
     @property
     def images_dir(self) -> Path:
         return self.output / "images"
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    encoders: list  # loaded encoder_service Encoders, in the order asked for
+    batch_size: int = 32

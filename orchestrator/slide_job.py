@@ -6,11 +6,13 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
+import h5py
 import numpy as np
 from tqdm import tqdm
 
@@ -20,7 +22,7 @@ from orchestrator.errors import SlideError
 from orchestrator.geometry import PatchGeometry, plan_geometry
 from orchestrator.grid import PatchGrid, tissue_grid
 from orchestrator.h5out import CoordsWriter
-from orchestrator.magnification import Scale, resolve_scale
+from orchestrator.magnification import Scale, mpp_override, resolve_scale
 from orchestrator.patches import PatchReader
 from orchestrator.settings import CoordsSettings, RunSettings
 from orchestrator.slide import SlideReader, SlideSource, open_slide
@@ -54,21 +56,27 @@ def open_with_thumbnail(source: SlideSource, mpp_table: dict[str, float]) -> Ope
 
 
 @dataclass(frozen=True)
-class CoordsOutcome:
-    path: Path
-    grid: PatchGrid
-    kept_xy: np.ndarray
+class CoordsPlan:
     geometry: PatchGeometry
+    xy: np.ndarray  # (N, 2) level-0 top-left corners of the kept patches
+    tissue_fraction: np.ndarray  # (N,)
+
+    def rows(self) -> np.ndarray:
+        g = self.geometry
+        n = len(self.xy)
+        return np.column_stack(
+            [self.xy, np.full(n, g.read_size), np.full(n, g.read_size), np.full(n, g.level)]
+        )
 
 
-def extract_coordinates(
-    slide: OpenedSlide,
-    mask: np.ndarray,
-    settings: CoordsSettings,
-    run: RunSettings,
-    provenance: dict[str, str],
-) -> CoordsOutcome:
-    """Write `<output>/patches/<stem>.h5` (and patch PNGs when asked) for one slide."""
+# Writes more datasets into the open, not yet committed HDF5 (features, in `process`).
+ExtraWriter = Callable[[h5py.File, CoordsPlan], None]
+
+
+def plan_coordinates(
+    slide: OpenedSlide, mask: np.ndarray, settings: CoordsSettings, run: RunSettings
+) -> CoordsPlan:
+    """The patches to keep: grid positions on tissue, then (no fast mode) by content."""
     geometry = plan_geometry(
         slide.reader.level_downsamples,
         slide.scale.magnification,
@@ -92,24 +100,30 @@ def extract_coordinates(
         keep = _read_patches(slide.source, geometry, grid, settings, run)
         if not keep.any():
             raise SlideError("every patch on tissue was filtered out as white or black")
+    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep])
 
-    xy = grid.xy[keep]
-    rows = np.column_stack(
-        [
-            xy,
-            np.full(len(xy), geometry.read_size),
-            np.full(len(xy), geometry.read_size),
-            np.full(len(xy), geometry.level),
-        ]
-    )
+
+def write_slide_h5(
+    slide: OpenedSlide,
+    plan: CoordsPlan,
+    settings: CoordsSettings,
+    run: RunSettings,
+    provenance: dict[str, str],
+    extra: ExtraWriter | None = None,
+) -> Path:
+    """`<output>/patches/<stem>.h5`, renamed into place only once everything is in it."""
     path = run.patches_dir / f"{slide.source.stem}.h5"
-    attrs = _file_attributes(slide, geometry, settings, provenance)
+    attrs = _file_attributes(slide, plan.geometry, settings, run, provenance)
+    rows = plan.rows()
     with CoordsWriter(path, attrs, settings.write_batch) as writer:
         for start in range(0, len(rows), settings.write_batch):
             stop = start + settings.write_batch
-            writer.append(rows[start:stop], grid.tissue_fraction[keep][start:stop])
+            writer.append(rows[start:stop], plan.tissue_fraction[start:stop])
+        if extra is not None:
+            writer.flush()
+            extra(writer.file, plan)
         writer.commit()
-    return CoordsOutcome(path, grid, xy, geometry)
+    return path
 
 
 def _read_patches(
@@ -155,6 +169,7 @@ def _file_attributes(
     slide: OpenedSlide,
     geometry: PatchGeometry,
     settings: CoordsSettings,
+    run: RunSettings,
     provenance: dict[str, str],
 ) -> dict[str, Any]:
     width0, height0 = slide.level0_size
@@ -179,6 +194,7 @@ def _file_attributes(
         "checkpoint_sha256": provenance.get("checkpoint_sha256", ""),
         "segmenter": json.dumps(provenance, sort_keys=True),
         "parameters": json.dumps(settings.as_dict(), sort_keys=True),
+        "mpp_override": json.dumps(mpp_override(slide.source, run.mpp_table)),
     }
 
 

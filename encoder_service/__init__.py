@@ -1,0 +1,1 @@
+"""Patch encoders: the registry of named encoders, weight lookup, preprocessing, inference."""

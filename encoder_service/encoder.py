@@ -1,0 +1,88 @@
+"""A loaded encoder: uint8 patches in, float32 embeddings out.
+
+Preprocessing runs on the encoder's device, in batches: uint8 -> float, resize of the whole
+patch to the model's input size, normalisation, cast to the chosen precision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from encoder_service.spec import EncoderSpec
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class Encoder(Protocol):
+    name: str
+    embedding_dim: int
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, 3) uint8 on the CPU -> (B, embedding_dim) float32 on the CPU."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for the output's dataset attributes."""
+        ...
+
+
+class TimmEncoder:
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        network: torch.nn.Module,
+        device: str,
+        precision: str,
+        weights_sha256: str,
+        weights_origin: str,
+    ):
+        if precision not in spec.precisions:
+            raise ValueError(f"{spec.name} does not support {precision}")
+        self.spec = spec
+        self.name = spec.name
+        self.embedding_dim = spec.embedding_dim
+        self.device = torch.device(device)
+        self.precision = precision
+        self.dtype = DTYPES[precision]
+        self.network = network.to(device=self.device, dtype=self.dtype).eval()
+        self._mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
+        self._weights_sha256 = weights_sha256
+        self._weights_origin = weights_origin
+
+    def preprocess(self, patches: torch.Tensor) -> torch.Tensor:
+        x = patches.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+        size = self.spec.input_size
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(
+                x,
+                size=(size, size),
+                mode=self.spec.interpolation,
+                align_corners=False,
+                antialias=True,
+            ).clamp_(0, 1)
+        return ((x - self._mean) / self._std).to(self.dtype)
+
+    @torch.inference_mode()
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        output = self.network(self.preprocess(patches))
+        if self.spec.pooling == "cls_and_mean":
+            output = torch.cat(
+                [output[:, 0], output[:, self.spec.prefix_tokens :].mean(dim=1)], dim=-1
+            )
+        return output.float().cpu()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "encoder": self.name,
+            "embedding_dim": self.embedding_dim,
+            "architecture": self.spec.architecture,
+            "weights_source": self.spec.weights_label,
+            "weights_origin": self._weights_origin,
+            "weights_sha256": self._weights_sha256,
+            "precision": self.precision,
+            "preprocessing": self.spec.preprocessing(),
+        }

@@ -1,0 +1,40 @@
+"""Loading `--feature-plugin` files: each must define `register_feature_extractors`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+from encoder_service.registry import EncoderRegistry
+
+
+class PluginError(Exception):
+    pass
+
+
+def load_plugin(
+    path: Path, registry: EncoderRegistry, device: str, dtype: torch.dtype, num_workers: int
+) -> list[str]:
+    """Run the plugin's hook; return the names it registered."""
+    before = set(registry.names())
+    module_name = f"atlaspatch_plugin_{path.stem}_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise PluginError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+    hook = getattr(module, "register_feature_extractors", None)
+    if hook is None:
+        raise PluginError(
+            f"{path}: defines no register_feature_extractors(registry, device, dtype, num_workers)"
+        )
+    hook(registry, torch.device(device), dtype, num_workers)
+    added = [name for name in registry.names() if name not in before]
+    if not added:
+        raise PluginError(f"{path}: register_feature_extractors registered no encoder")
+    return added

@@ -1,0 +1,74 @@
+"""The registry of named encoders: built-in entries plus those plugins add."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from encoder_service.catalog import builtin_specs
+from encoder_service.custom import CustomEncoder, CustomEncoderEntry
+from encoder_service.encoder import DTYPES, Encoder, TimmEncoder
+from encoder_service.spec import EncoderSpec
+from encoder_service.weights import resolve_weights
+
+
+class UnknownEncoder(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class EncoderRegistry:
+    def __init__(self, specs: list[EncoderSpec] | None = None):
+        self._specs = {spec.name: spec for spec in (builtin_specs() if specs is None else specs)}
+        self._custom: dict[str, CustomEncoderEntry] = {}
+
+    def names(self) -> list[str]:
+        return [*self._specs, *self._custom]
+
+    def spec(self, name: str) -> EncoderSpec | None:
+        return self._specs.get(name)
+
+    def custom(self, name: str) -> CustomEncoderEntry | None:
+        return self._custom.get(name)
+
+    def register_custom(self, entry: CustomEncoderEntry) -> None:
+        if entry.name in self._specs or entry.name in self._custom:
+            raise ValueError(f"an encoder named {entry.name!r} is already registered")
+        self._custom[entry.name] = entry
+
+    def embedding_dim(self, name: str) -> int:
+        spec, custom = self._specs.get(name), self._custom.get(name)
+        if spec is not None:
+            return spec.embedding_dim
+        if custom is not None:
+            return custom.embedding_dim
+        raise self._unknown(name)
+
+    def create(
+        self,
+        name: str,
+        device: str = "cpu",
+        precision: str = "float32",
+        weights_dir: Path | None = None,
+        allow_download: bool = True,
+    ) -> Encoder:
+        if precision not in DTYPES:
+            raise ValueError(f"precision {precision!r}: use one of {', '.join(DTYPES)}")
+        custom = self._custom.get(name)
+        if custom is not None:
+            return CustomEncoder(custom, device, precision, DTYPES[precision])
+        spec = self._specs.get(name)
+        if spec is None:
+            raise self._unknown(name)
+        from encoder_service.build import build_network
+
+        weights = resolve_weights(spec, weights_dir, allow_download)
+        network = build_network(spec, weights.path)
+        return TimmEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
+
+    def _unknown(self, name: str) -> UnknownEncoder:
+        close = difflib.get_close_matches(name, self.names(), n=3)
+        hint = (
+            f"; did you mean {', '.join(close)}?" if close else "; `atlaspatch encoders` lists them"
+        )
+        return UnknownEncoder(f"unknown encoder {name!r}{hint}")

