@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from orchestrator.errors import SlideError
+from orchestrator.tiff_tiles import TiledTiff
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class OpenSlideReader:
         self.level_downsamples: tuple[float, ...] = tuple(
             float(d) for d in self._slide.level_downsamples
         )
+        self._tiles = TiledTiff.open(source.open_path, self.level_dimensions, self.level_downsamples)
         self._ycbcr_as_rgb = False
         self._ycbcr_as_rgb = self._dicom_frames_are_ycbcr()
         if self._ycbcr_as_rgb:
@@ -89,6 +91,10 @@ class OpenSlideReader:
         self, location: tuple[int, int], level: int, size: tuple[int, int]
     ) -> np.ndarray:
         try:
+            if self._tiles is not None:
+                pixels = self._tiles.read(location, level, size)
+                if pixels is not None:
+                    return pixels
             rgba = np.asarray(self._slide.read_region(location, level, size))
         except Exception as exc:
             raise SlideError(
@@ -120,6 +126,8 @@ class OpenSlideReader:
         return red > 150 and abs(green - 128) < 20 and abs(blue - 128) < 20
 
     def close(self) -> None:
+        if self._tiles is not None:
+            self._tiles.close()
         self._slide.close()
 
 
@@ -168,9 +176,8 @@ def open_slide(source: SlideSource) -> SlideReader:
 
 def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     """OpenSlide returns premultiplied RGBA; transparent areas (outside the scan) become white."""
-    rgb = rgba[..., :3]
     alpha = rgba[..., 3]
-    if alpha.min() == 255:
-        return np.ascontiguousarray(rgb)
+    if cv2.minMaxLoc(np.ascontiguousarray(alpha))[0] == 255:
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
     a = alpha[..., None].astype(np.uint16)
-    return (rgb.astype(np.uint16) + (255 - a)).clip(0, 255).astype(np.uint8)
+    return (rgba[..., :3].astype(np.uint16) + (255 - a)).clip(0, 255).astype(np.uint8)
