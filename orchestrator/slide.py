@@ -78,7 +78,9 @@ class OpenSlideReader:
         self.level_downsamples: tuple[float, ...] = tuple(
             float(d) for d in self._slide.level_downsamples
         )
-        self._tiles = TiledTiff.open(source.open_path, self.level_dimensions, self.level_downsamples)
+        self._tiles = TiledTiff.open(
+            source.open_path, self.level_dimensions, self.level_downsamples
+        )
         self._ycbcr_as_rgb = False
         self._ycbcr_as_rgb = self._dicom_frames_are_ycbcr()
         if self._ycbcr_as_rgb:

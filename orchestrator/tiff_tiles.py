@@ -40,7 +40,10 @@ class TiledTiff:
 
     @classmethod
     def open(
-        cls, path: Path, level_dimensions: tuple[tuple[int, int], ...], downsamples: tuple[float, ...]
+        cls,
+        path: Path,
+        level_dimensions: tuple[tuple[int, int], ...],
+        downsamples: tuple[float, ...],
     ) -> TiledTiff | None:
         if path.suffix.lower() not in TIFF_SUFFIXES:
             return None
@@ -55,17 +58,23 @@ class TiledTiff:
                     page = by_size.get(size)
                     if page is not None:
                         levels[index] = _Level(
-                            width=size[0], height=size[1], tile_w=page.tilewidth,
+                            width=size[0],
+                            height=size[1],
+                            tile_w=page.tilewidth,
                             tile_h=page.tilelength,
                             tiles_across=-(-page.imagewidth // page.tilewidth),
-                            offsets=tuple(page.dataoffsets), byte_counts=tuple(page.databytecounts),
-                            jpegtables=page.jpegtables, decode=page.decode,
+                            offsets=tuple(page.dataoffsets),
+                            byte_counts=tuple(page.databytecounts),
+                            jpegtables=page.jpegtables,
+                            decode=page.decode,
                         )
         except Exception:  # not a TIFF tifffile understands: OpenSlide alone reads it
             return None
         return cls(path, levels, downsamples) if levels else None
 
-    def read(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray | None:
+    def read(
+        self, location: tuple[int, int], level: int, size: tuple[int, int]
+    ) -> np.ndarray | None:
         """RGB region, or None when this level or position is not on the fast path."""
         found = self._levels.get(level)
         downsample = self._downsamples[level]
@@ -79,7 +88,11 @@ class TiledTiff:
         lv = found
         inside = x0 >= 0 and y0 >= 0 and x0 + width <= lv.width and y0 + height <= lv.height
         # Every pixel of a region inside the image is overwritten; outside the scan is white.
-        out = np.empty((height, width, 3), np.uint8) if inside else np.full((height, width, 3), 255, np.uint8)
+        out = (
+            np.empty((height, width, 3), np.uint8)
+            if inside
+            else np.full((height, width, 3), 255, np.uint8)
+        )
         first_col, first_row = max(0, x0) // lv.tile_w, max(0, y0) // lv.tile_h
         last_col = min(lv.width, x0 + width) - 1
         last_row = min(lv.height, y0 + height) - 1

@@ -34,7 +34,11 @@ def check_random_regions(path: Path, seed: int = 0) -> int:
         direct = tiles.read(location, level, size)
         if direct is not None:
             fast += 1
-            assert np.array_equal(direct, openslide_rgb(path, location, level, size)), (location, level, size)
+            assert np.array_equal(direct, openslide_rgb(path, location, level, size)), (
+                location,
+                level,
+                size,
+            )
     tiles.close()
     return fast
 
