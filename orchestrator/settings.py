@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from encoder_service.encoder import Encoder
 
 
 @dataclass(frozen=True)
@@ -58,5 +61,5 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    encoders: list  # loaded encoder_service Encoders, in the order asked for
+    encoders: list[Encoder]  # loaded, in the order asked for
     batch_size: int = 32

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segmenter_service.checkpoint import sha256_of
+from client.hub import file_sha256
 
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 MODEL_INPUT = 1024
@@ -31,7 +31,7 @@ class Sam2Segmenter:
 
         self.checkpoint = checkpoint
         self.device = device
-        self._checkpoint_sha256 = sha256_of(checkpoint)
+        self._checkpoint_sha256 = file_sha256(checkpoint)
         # AtlasPatch builds the bare model from the config, without build_sam2's extra
         # post-processing switches; its fine-tuned weights expect exactly that.
         model = build_sam2(SAM2_CONFIG, ckpt_path=None, device="cpu", apply_postprocessing=False)

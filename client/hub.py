@@ -1,0 +1,59 @@
+"""Model files from the Hugging Face hub: the local cache first, a download only if allowed.
+
+Shared by the segmenter (SAM2 checkpoint) and the encoders (their weights).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def cache_dir() -> str | None:
+    # Read now, not when huggingface_hub was imported, so the caller's environment counts.
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "hub")
+    return None
+
+
+def find_in_cache(repo: str, filenames: tuple[str, ...]) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in filenames:
+        found = try_to_load_from_cache(repo, filename, cache_dir=cache_dir())
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def download(repo: str, filenames: tuple[str, ...]) -> tuple[Path | None, str]:
+    """The first of `filenames` the hub gives, or None and why not."""
+    if offline():
+        return None, "HF_HUB_OFFLINE is set"
+    from huggingface_hub import hf_hub_download
+
+    why = ""
+    for filename in filenames:
+        try:
+            path = hf_hub_download(
+                repo, filename, cache_dir=cache_dir(), token=os.environ.get("HF_TOKEN")
+            )
+            return Path(path), ""
+        except Exception as exc:  # unreachable hub, gated repo, missing file: all "not here"
+            why = f"download failed: {type(exc).__name__}"
+    return None, why
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
