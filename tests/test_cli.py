@@ -10,32 +10,10 @@ import h5py
 import numpy as np
 import openslide
 import pytest
-from click.testing import CliRunner, Result
 
-from orchestrator.cli import main
+from tests.cli import atlaspatch as run
+from tests.cli import coords_run
 from tests.conftest import BAD, SLIDES, TILES
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def coords_run(slide: Path, out: Path, *extra: str | Path) -> Result:
-    return run(
-        "segment-and-get-coords",
-        slide,
-        "-o",
-        out,
-        "--patch-size",
-        "256",
-        "--target-mag",
-        "20",
-        "--tissue-model",
-        "otsu",
-        "--device",
-        "cpu",
-        *extra,
-    )
 
 
 def leftovers(folder: Path) -> list[Path]:

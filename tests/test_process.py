@@ -11,11 +11,11 @@ import openslide
 import pytest
 import timm
 import torch
-from click.testing import CliRunner, Result
 from PIL import Image
 from torchvision import transforms
 
-from orchestrator.cli import main
+from tests.cli import atlaspatch, coords_run
+from tests.cli import process_run as process
 from tests.conftest import SLIDES
 
 PLUGIN = """
@@ -50,27 +50,6 @@ def register_feature_extractors(registry, device, dtype, num_workers):
         num_workers=num_workers,
     )
 """
-
-
-def process(slide: Path, out: Path, *extra: str | Path) -> Result:
-    args = [
-        "process",
-        slide,
-        "-o",
-        out,
-        "--patch-size",
-        "256",
-        "--target-mag",
-        "20",
-        "--tissue-model",
-        "otsu",
-        "--device",
-        "cpu",
-        "--feature-batch-size",
-        "8",
-        *extra,
-    ]
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def read_patches(slide: Path, coords: np.ndarray, patch_size: int) -> list[Image.Image]:
@@ -192,23 +171,7 @@ def test_bfloat16_features_match_float32(tmp_path: Path, synthetic_slide) -> Non
 def test_adding_an_encoder_reuses_matching_coordinates(tmp_path: Path, synthetic_slide) -> None:
     plugin = tmp_path / "plugin.py"
     plugin.write_text(PLUGIN)
-    coords_only = CliRunner().invoke(
-        main,
-        [
-            "segment-and-get-coords",
-            str(synthetic_slide.path),
-            "-o",
-            str(tmp_path),
-            "--patch-size",
-            "256",
-            "--target-mag",
-            "20",
-            "--tissue-model",
-            "otsu",
-            "--device",
-            "cpu",
-        ],
-    )
+    coords_only = coords_run(synthetic_slide.path, tmp_path)
     assert coords_only.exit_code == 0
     h5_path = tmp_path / "patches" / "synthetic-40x.h5"
     with h5py.File(h5_path) as f:
@@ -328,7 +291,7 @@ def test_unknown_encoder_and_missing_weights_stop_before_any_slide(
 
 
 def test_encoders_command_lists_names_dims_and_availability() -> None:
-    result = CliRunner().invoke(main, ["encoders"])
+    result = atlaspatch("encoders")
     assert result.exit_code == 0
     lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
     assert "1280" in lines["efficientnet_lite0"] and "yes (wheel)" in lines["efficientnet_lite0"]
