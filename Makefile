@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench proto clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ lint: install
 bench: install
 	$(PY) bench/coords.py
 	$(PY) bench/features.py
+
+# Regenerate client/pb/ from proto/atlaspatch/v1/*.proto (a test checks they agree).
+proto: install
+	$(PY) proto/generate.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

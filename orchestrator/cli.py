@@ -9,11 +9,15 @@ from typing import Any
 
 import click
 
+from client.channel import Endpoint
+from client.segmenter import SegmenterClient
 from orchestrator import __version__
 from orchestrator.commands import (
     build_segmenter,
+    in_process_features,
     load_mpp_table,
     load_sources,
+    remote_features,
     run_coordinates,
     run_detect_tissue,
 )
@@ -23,13 +27,16 @@ from orchestrator.info import describe_slide
 from orchestrator.options import (
     coordinates,
     default_workers,
+    encoder_endpoint,
     features,
     segmentation,
+    segmenter_endpoint,
     slide_input,
     split_names,
 )
 from orchestrator.runner import SlideResult
-from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, VisualSettings
+from orchestrator.serve_cli import serve
+from orchestrator.settings import CoordsSettings, RunSettings, VisualSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,38 +65,38 @@ def info(slide: Path, mpp_csv: Path | None) -> None:
 @main.command("detect-tissue")
 @slide_input
 @segmentation
+@segmenter_endpoint
 @click.option("--visualize-contours", is_flag=True, help="Also draw tissue and hole outlines.")
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
     _configure_logging(options["verbose"])
     sources = load_sources(options["wsi_path"], options["recursive"])
     run = _run_settings(options)
-    segmenter = build_segmenter(
-        options["tissue_model"], options["device"], options["sam2_checkpoint"]
-    )
+    segmenter = _segmenter(options)
     _exit(run_detect_tissue(sources, segmenter, run, options["tissue_thresh"]))
 
 
 @main.command("segment-and-get-coords")
 @slide_input
 @segmentation
+@segmenter_endpoint
 @coordinates
 def segment_and_get_coords(**options: Any) -> None:
     """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
     _configure_logging(options["verbose"])
     sources = load_sources(options["wsi_path"], options["recursive"])
     run = _run_settings(options)
-    segmenter = build_segmenter(
-        options["tissue_model"], options["device"], options["sam2_checkpoint"]
-    )
+    segmenter = _segmenter(options)
     _exit(run_coordinates(sources, segmenter, _coords_settings(options), run))
 
 
 @main.command()
 @slide_input
 @segmentation
+@segmenter_endpoint
 @coordinates
 @features
+@encoder_endpoint
 def process(**options: Any) -> None:
     """Segment tissue, extract patch coordinates and embed every patch with one or more
     encoders, all into <output>/patches/<stem>.h5 (features/<name>, row-aligned with coords).
@@ -100,22 +107,22 @@ def process(**options: Any) -> None:
     _configure_logging(options["verbose"])
     sources = load_sources(options["wsi_path"], options["recursive"])
     run = _run_settings(options)
-    device = _device(options["feature_device"] or options["device"])
-    precision = options["feature_precision"] or default_precision(device)
-    registry = build_registry(
-        options["feature_plugins"], device, precision, options["feature_num_workers"]
-    )
-    encoders = load_encoders(
-        registry,
-        split_names(options["feature_extractors"]),
-        device,
-        precision,
-        options["weights_dir"],
-    )
-    segmenter = build_segmenter(
-        options["tissue_model"], options["device"], options["sam2_checkpoint"]
-    )
-    feature_settings = FeatureSettings(encoders, options["feature_batch_size"])
+    names = split_names(options["feature_extractors"])
+    if options["encoder_url"]:
+        endpoint = _endpoint(options["encoder_url"], options)
+        precision = options["feature_precision"] or ""  # empty: the service's default
+        feature_settings = remote_features(
+            endpoint, names, precision, options["feature_batch_size"]
+        )
+    else:
+        device = _device(options["feature_device"] or options["device"])
+        precision = options["feature_precision"] or default_precision(device)
+        registry = build_registry(
+            options["feature_plugins"], device, precision, options["feature_num_workers"]
+        )
+        encoders = load_encoders(registry, names, device, precision, options["weights_dir"])
+        feature_settings = in_process_features(encoders, options["feature_batch_size"])
+    segmenter = _segmenter(options)
     _exit(run_coordinates(sources, segmenter, _coords_settings(options), run, feature_settings))
 
 
@@ -142,6 +149,9 @@ def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -
     click.echo(encoders_table(registry, weights_dir))
 
 
+main.add_command(serve)
+
+
 def _coords_settings(options: dict[str, Any]) -> CoordsSettings:
     return CoordsSettings(
         patch_size=options["patch_size"],
@@ -155,6 +165,21 @@ def _coords_settings(options: dict[str, Any]) -> CoordsSettings:
         write_batch=options["write_batch"],
         save_images=options["save_images"],
     )
+
+
+def _segmenter(options: dict[str, Any]) -> SegmenterClient:
+    url = options.get("segmenter_url")
+    endpoint = _endpoint(url, options) if url else None
+    return build_segmenter(
+        options["tissue_model"], options["device"], options["sam2_checkpoint"], endpoint
+    )
+
+
+def _endpoint(url: str, options: dict[str, Any]) -> Endpoint:
+    try:
+        return Endpoint.parse(url, options.get("token"), options.get("tls_ca"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _device(requested: str) -> str:

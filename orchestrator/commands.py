@@ -7,10 +7,13 @@ import shutil
 from pathlib import Path
 
 import click
+import grpc
 import h5py
 import numpy as np
 
-from client.encoder import InProcessEncoders
+from client.channel import Endpoint
+from client.encoder import EncoderClient, InProcessEncoders
+from client.remote import RemoteEncoders, RemoteSegmenter
 from client.segmenter import InProcessSegmenter, SegmenterClient
 from orchestrator.devices import resolve_device
 from orchestrator.discovery import DiscoveryError, discover_slides
@@ -56,12 +59,42 @@ def load_mpp_table(path: Path | None) -> dict[str, float]:
         raise click.ClickException(f"--mpp-csv: {exc}") from exc
 
 
-def build_segmenter(model: str, device: str, checkpoint: Path | None) -> SegmenterClient:
+def build_segmenter(
+    model: str, device: str, checkpoint: Path | None, endpoint: Endpoint | None = None
+) -> SegmenterClient:
+    if endpoint is not None:
+        return RemoteSegmenter(endpoint, model)
     try:
         backend = create_segmenter(model, resolve_device(device), checkpoint)
     except (CheckpointNotFound, CheckpointFormatError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     return InProcessSegmenter(backend)
+
+
+def in_process_features(encoders: list, batch_size: int) -> FeatureSettings:
+    by_name = {encoder.name: encoder for encoder in encoders}
+    return FeatureSettings(
+        names=list(by_name),
+        client_for=lambda names: InProcessEncoders([by_name[n] for n in names]),
+        batch_size=batch_size,
+    )
+
+
+def remote_features(
+    endpoint: Endpoint, names: list[str], precision: str, batch_size: int
+) -> FeatureSettings:
+    def client_for(subset: list[str]) -> EncoderClient:
+        client = RemoteEncoders(endpoint, subset, precision)
+        try:
+            client.describe()  # fails early: unknown names, missing weights, refused token
+        except grpc.RpcError as error:
+            raise click.ClickException(
+                f"encoder service at {endpoint.target}: {error.code().name}: {error.details()}"  # type: ignore[attr-defined]
+            ) from error
+        return client
+
+    client_for(names)
+    return FeatureSettings(names=names, client_for=client_for, batch_size=batch_size)
 
 
 def run_detect_tissue(
@@ -112,10 +145,10 @@ def run_coordinates(
                 f"{path} was made with other parameters ({existing.mismatch}); "
                 "use --force to recompute it",
             )
-        missing = [e for e in features.encoders if e.name not in existing.encoders]
+        missing = [name for name in features.names if name not in existing.encoders]
         if not missing:
             return SlideResult(source, "skipped", "coordinates and features exist", output=path)
-        count = add_features(source, path, InProcessEncoders(missing), features, run)
+        count = add_features(source, path, features.client_for(missing), features, run)
         return SlideResult(source, "done", "", count, path)
 
     results = run_slides(sources, segmenter, finish, run, settings.tissue_thresh, triage)
@@ -132,7 +165,7 @@ def _feature_writer(
             source,
             plan.geometry,
             plan.xy,
-            InProcessEncoders(features.encoders),
+            features.client_for(features.names),
             features.batch_size,
             run.patch_workers,
             run.show_progress,
@@ -144,7 +177,7 @@ def _feature_writer(
 def add_features(
     source: SlideSource,
     path: Path,
-    encoders: InProcessEncoders,
+    encoders: EncoderClient,
     features: FeatureSettings,
     run: RunSettings,
 ) -> int:

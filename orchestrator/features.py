@@ -4,7 +4,9 @@ requested encoder, and the rows written into `features/<name>` as they come."""
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import h5py
 import numpy as np
@@ -48,7 +50,7 @@ def embed_into(
         for name, matrix in rows.items():
             datasets[name][start : start + len(matrix)] = matrix
 
-    for_each_batch(source, geometry, xy, encoders.embed, write, batch_size, workers, show_progress)
+    for_each_batch(source, geometry, xy, encoders, write, batch_size, workers, show_progress)
     return list(descriptions)
 
 
@@ -56,27 +58,40 @@ def for_each_batch(
     source: SlideSource,
     geometry: PatchGeometry,
     xy: np.ndarray,
-    embed: Callable[[np.ndarray], dict[str, np.ndarray]],
+    encoders: EncoderClient,
     write: Callable[[int, dict[str, np.ndarray]], None],
     batch_size: int,
     workers: int,
     show_progress: bool = False,
 ) -> None:
-    """Read patches in parallel, two batches ahead, while the current batch is embedded."""
+    """Read patches in parallel, two batches ahead, while earlier batches are embedded
+    (`encoders.in_flight` of them at once for a remote service); write results in order."""
     size = geometry.patch_size
     batch = np.empty((batch_size, size, size, 3), dtype=np.uint8)
     filled, start = 0, 0
+    pending: deque[tuple[int, int, Future]] = deque()
     progress = tqdm(
         total=len(xy), unit="patch", desc=source.stem, leave=False, disable=not show_progress
     )
+
+    def collect() -> None:
+        first, count, future = pending.popleft()
+        write(first, future.result())
+        progress.update(count)
+
+    def send(first: int, count: int) -> None:
+        pending.append((first, count, encoders.submit(batch[:count])))
+        while len(pending) >= encoders.in_flight:
+            collect()
+
     with PatchReader(source, geometry, workers) as reader, progress:
         for patch in reader.read_many(xy, ahead=2 * batch_size):
             batch[filled] = patch
             filled += 1
             if filled == batch_size:
-                write(start, embed(batch))
+                send(start, filled)
                 start, filled = start + filled, 0
-                progress.update(batch_size)
         if filled:
-            write(start, embed(batch[:filled]))
-            progress.update(filled)
+            send(start, filled)
+        while pending:
+            collect()

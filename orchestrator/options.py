@@ -14,7 +14,7 @@ from segmenter_service.backend import TISSUE_MODELS
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _compose(*decorators: Decorator) -> Decorator:
+def compose(*decorators: Decorator) -> Decorator:
     def apply(function: Callable[..., Any]) -> Callable[..., Any]:
         for decorator in reversed(decorators):
             function = decorator(function)
@@ -23,7 +23,7 @@ def _compose(*decorators: Decorator) -> Decorator:
     return apply
 
 
-slide_input = _compose(
+slide_input = compose(
     click.argument("wsi_path", type=click.Path(path_type=Path)),
     click.option(
         "--output",
@@ -42,7 +42,7 @@ slide_input = _compose(
     click.option("--verbose", "-v", is_flag=True, help="Debug logging; no progress bar."),
 )
 
-segmentation = _compose(
+segmentation = compose(
     click.option(
         "--tissue-model",
         type=click.Choice(TISSUE_MODELS),
@@ -92,7 +92,7 @@ segmentation = _compose(
     ),
 )
 
-coordinates = _compose(
+coordinates = compose(
     click.option(
         "--patch-size",
         type=click.IntRange(min=1),
@@ -168,7 +168,7 @@ def default_workers(requested: int | None) -> int:
     return requested or os.cpu_count() or 1
 
 
-features = _compose(
+features = compose(
     click.option(
         "--feature-extractors",
         required=True,
@@ -222,3 +222,43 @@ features = _compose(
 def split_names(text: str) -> list[str]:
     names = [name for name in text.replace(",", " ").split() if name]
     return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+service_access = compose(
+    click.option(
+        "--token",
+        envvar="ATLASPATCH_TOKEN",
+        show_envvar=True,
+        default=None,
+        help="Bearer token for the services, when they require one.",
+    ),
+    click.option(
+        "--tls-ca",
+        envvar="ATLASPATCH_TLS_CA",
+        show_envvar=True,
+        default=None,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="CA certificate (or the server's self-signed one) for grpcs:// endpoints.",
+    ),
+)
+
+segmenter_endpoint = compose(
+    click.option(
+        "--segmenter-url",
+        envvar="ATLASPATCH_SEGMENTER_URL",
+        show_envvar=True,
+        default=None,
+        help="Segmenter service (host:port, grpc://host:port, grpcs://host:port); the model "
+        "asked for is --tissue-model. Without it segmentation runs in this process.",
+    ),
+    service_access,
+)
+
+encoder_endpoint = click.option(
+    "--encoder-url",
+    envvar="ATLASPATCH_ENCODER_URL",
+    show_envvar=True,
+    default=None,
+    help="Encoder service (host:port, grpc://, grpcs://). Without it the encoders run in "
+    "this process.",
+)

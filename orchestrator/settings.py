@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from encoder_service.encoder import Encoder
+    from client.encoder import EncoderClient
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,7 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    encoders: list[Encoder]  # loaded, in the order asked for
+    names: list[str]  # encoders, in the order asked for
+    # A client for some of those names: in-process encoders or a remote service.
+    client_for: Callable[[list[str]], EncoderClient]
     batch_size: int = 32

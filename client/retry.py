@@ -1,0 +1,33 @@
+"""Calling a service again when it is away for a while (restarting, rolling out)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def with_retries(
+    call: Callable[[], T], what: str, give_up_after: float = 120.0, first_wait: float = 0.2
+) -> T:
+    """Retry on UNAVAILABLE (down, restarting) and RESOURCE_EXHAUSTED (queue full) with
+    exponential backoff, for up to `give_up_after` seconds; anything else is final."""
+    started, wait = time.monotonic(), first_wait
+    while True:
+        try:
+            return call()
+        except grpc.RpcError as error:
+            code = error.code()  # type: ignore[attr-defined]
+            if code not in RETRYABLE or time.monotonic() - started + wait > give_up_after:
+                raise
+            log.warning("%s: %s, retrying in %.1fs", what, code.name, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)

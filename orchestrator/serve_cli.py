@@ -1,0 +1,247 @@
+"""`atlaspatch serve segmenter|encoder`: the long-running model services.
+
+Every option can also be set as an ATLASPATCH_* environment variable (Helm values become
+environment variables), e.g. ATLASPATCH_PORT, ATLASPATCH_MAX_BATCH_SIZE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.devices import resolve_device
+from orchestrator.encoders_setup import build_registry, default_precision
+from orchestrator.options import compose, split_names
+from orchestrator.serving.server import ModelServer, ServerSettings
+from segmenter_service.backend import TISSUE_MODELS
+
+
+def _env(name: str) -> str:
+    return f"ATLASPATCH_{name}"
+
+
+server_options = compose(
+    click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar=_env("HOST"),
+        show_envvar=True,
+        help="Address to bind; 0.0.0.0 inside a container.",
+    ),
+    click.option(
+        "--port",
+        type=int,
+        default=50051,
+        show_default=True,
+        envvar=_env("PORT"),
+        show_envvar=True,
+        help="gRPC port (0: any free port).",
+    ),
+    click.option(
+        "--metrics-port",
+        type=int,
+        default=None,
+        envvar=_env("METRICS_PORT"),
+        show_envvar=True,
+        help="Serve Prometheus /metrics on this port.",
+    ),
+    click.option(
+        "--device",
+        default="cuda",
+        show_default=True,
+        envvar=_env("DEVICE"),
+        show_envvar=True,
+        help="cuda, cuda:N or cpu (cuda falls back to cpu if absent).",
+    ),
+    click.option(
+        "--token",
+        default=None,
+        envvar=_env("TOKEN"),
+        show_envvar=True,
+        help="Require this bearer token on every call but health checks.",
+    ),
+    click.option(
+        "--tls-cert",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar=_env("TLS_CERT"),
+        show_envvar=True,
+        help="Serve TLS with this certificate...",
+    ),
+    click.option(
+        "--tls-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar=_env("TLS_KEY"),
+        show_envvar=True,
+        help="...and this private key.",
+    ),
+    click.option(
+        "--grace-seconds",
+        type=float,
+        default=20.0,
+        show_default=True,
+        envvar=_env("GRACE_SECONDS"),
+        show_envvar=True,
+        help="On SIGTERM: report NOT_SERVING, then let running calls finish this long.",
+    ),
+    click.option("--verbose", "-v", is_flag=True, help="Debug logging."),
+)
+
+
+@click.group()
+def serve() -> None:
+    """Run a model service that many `atlaspatch` clients share over gRPC."""
+
+
+@serve.command("encoder")
+@server_options
+@click.option(
+    "--encoders",
+    default="",
+    envvar=_env("ENCODERS"),
+    show_envvar=True,
+    help="Encoders to load at start (comma or space separated); others load on first use.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["float32", "float16", "bfloat16"]),
+    default=None,
+    envvar=_env("PRECISION"),
+    show_envvar=True,
+    help="Default precision.  [default: float16 on CUDA, float32 on the CPU]",
+)
+@click.option(
+    "--max-batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    envvar=_env("MAX_BATCH_SIZE"),
+    show_envvar=True,
+    help="Most patches merged into one forward pass.",
+)
+@click.option(
+    "--max-queue-delay-ms",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    envvar=_env("MAX_QUEUE_DELAY_MS"),
+    show_envvar=True,
+    help="Longest a request waits for others to batch with.",
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    envvar=_env("MAX_QUEUE"),
+    show_envvar=True,
+    help="Patches waiting before new requests get RESOURCE_EXHAUSTED.",
+)
+@click.option(
+    "--weights-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=_env("WEIGHTS_DIR"),
+    show_envvar=True,
+    help="Local encoder weights.",
+)
+@click.option(
+    "--feature-plugin",
+    "feature_plugins",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plugin files with more encoders (the operator's choice, never a client's).",
+)
+def serve_encoder(**options: Any) -> None:
+    """Serve patch encoders with cross-client dynamic batching."""
+    from orchestrator.serving.services import encoder_server
+
+    _logging(options["verbose"])
+    device = resolve_device(options["device"])
+    precision = options["precision"] or default_precision(device)
+    registry = build_registry(options["feature_plugins"], device, precision, 4)
+    server, _ = encoder_server(
+        _settings(options),
+        registry,
+        split_names(options["encoders"]),
+        device,
+        precision,
+        options["weights_dir"],
+        options["max_batch_size"],
+        options["max_queue_delay_ms"],
+        options["max_queue"],
+    )
+    _run(server)
+
+
+@serve.command("segmenter")
+@server_options
+@click.option(
+    "--tissue-model",
+    type=click.Choice(TISSUE_MODELS),
+    default="sam2",
+    show_default=True,
+    envvar=_env("TISSUE_MODEL"),
+    show_envvar=True,
+    help="The model this service hosts.",
+)
+@click.option(
+    "--sam2-checkpoint",
+    type=click.Path(path_type=Path),
+    envvar="ATLASPATCH_SAM2_CHECKPOINT",
+    show_envvar=True,
+    help="AtlasPatch SAM2 checkpoint (else the Hugging Face cache or hub).",
+)
+def serve_segmenter(**options: Any) -> None:
+    """Serve tissue segmentation of thumbnails."""
+    from orchestrator.serving.services import segmenter_server
+    from segmenter_service.checkpoint import CheckpointNotFound
+    from segmenter_service.sam2_backend import CheckpointFormatError
+
+    _logging(options["verbose"])
+    try:
+        server = segmenter_server(
+            _settings(options),
+            options["tissue_model"],
+            resolve_device(options["device"]),
+            options["sam2_checkpoint"],
+        )
+    except (CheckpointNotFound, CheckpointFormatError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _run(server)
+
+
+def _settings(options: dict[str, Any]) -> ServerSettings:
+    if bool(options["tls_cert"]) != bool(options["tls_key"]):
+        raise click.ClickException("TLS needs both --tls-cert and --tls-key")
+    return ServerSettings(
+        host=options["host"],
+        port=options["port"],
+        metrics_port=options["metrics_port"],
+        token=options["token"],
+        tls_cert=options["tls_cert"],
+        tls_key=options["tls_key"],
+        grace_seconds=options["grace_seconds"],
+    )
+
+
+def _run(server: ModelServer) -> None:
+    async def main() -> None:
+        port = await server.start()
+        metrics = f", metrics on :{server.metrics_port}/metrics" if server.metrics_port else ""
+        click.echo(
+            f"{server.service_name} serving on {server.settings.host}:{port}{metrics}", err=True
+        )
+        await server.serve_until_signalled()
+
+    asyncio.run(main())
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -1,0 +1,1 @@
+"""Hosting the model services: gRPC server lifecycle, status mapping, auth, metrics."""
