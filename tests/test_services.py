@@ -30,7 +30,8 @@ from tests.cli import coords_run, process_run
 PATCHES = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
 
 
-def start_encoder(settings: ServerSettings = ServerSettings(), **kwargs) -> BackgroundServer:
+def start_encoder(settings: ServerSettings | None = None, **kwargs) -> BackgroundServer:
+    settings = settings or ServerSettings()
     return BackgroundServer(
         lambda: encoder_server(settings, EncoderRegistry(), ["efficientnet_lite0"], **kwargs)[0]
     )
@@ -286,13 +287,13 @@ def test_process_through_both_services_equals_in_process(tmp_path: Path, synthet
     assert local.exit_code == 0, local.output
     with (
         h5py.File(tmp_path / "remote/patches/synthetic-40x.h5") as r,
-        h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as l,
+        h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as here,
     ):
-        assert np.array_equal(r["coords"][...], l["coords"][...])
-        a, b = r["features/efficientnet_lite0"][...], l["features/efficientnet_lite0"][...]
+        assert np.array_equal(r["coords"][...], here["coords"][...])
+        a, b = r["features/efficientnet_lite0"][...], here["features/efficientnet_lite0"][...]
         cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
         assert cosine.min() >= 0.9999
-        assert r.attrs["tissue_model"] == l.attrs["tissue_model"] == "otsu"
+        assert r.attrs["tissue_model"] == here.attrs["tissue_model"] == "otsu"
 
 
 def test_coordinates_through_the_segmenter_service(tmp_path: Path, synthetic_slide) -> None:
@@ -313,6 +314,6 @@ def test_coordinates_through_the_segmenter_service(tmp_path: Path, synthetic_sli
     assert coords_run(synthetic_slide.path, tmp_path / "local").exit_code == 0
     with (
         h5py.File(tmp_path / "remote/patches/synthetic-40x.h5") as r,
-        h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as l,
+        h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as here,
     ):
-        assert np.array_equal(r["coords"][...], l["coords"][...])
+        assert np.array_equal(r["coords"][...], here["coords"][...])
