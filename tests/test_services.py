@@ -317,3 +317,59 @@ def test_coordinates_through_the_segmenter_service(tmp_path: Path, synthetic_sli
         h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as here,
     ):
         assert np.array_equal(r["coords"][...], here["coords"][...])
+
+
+def test_a_run_survives_an_encoder_restart_and_matches_a_clean_run(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    port = free_port()
+    settings = ServerSettings(port=port, grace_seconds=0)
+    first = start_encoder(settings)
+    outcome: dict = {}
+
+    def run() -> None:
+        outcome["result"] = process_run(
+            synthetic_slide.path,
+            tmp_path / "restarted",
+            "--feature-extractors",
+            "efficientnet_lite0",
+            "--encoder-url",
+            f"127.0.0.1:{port}",
+            "--feature-batch-size",
+            "2",
+        )
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    served = lambda server: server.server.metrics.value(  # noqa: E731
+        "atlaspatch_requests_total", method="Embed", code="OK"
+    )
+    deadline = time.monotonic() + 120
+    while served(first) < 4 and time.monotonic() < deadline:  # the run is under way
+        time.sleep(0.05)
+    first.stop()
+    time.sleep(1.0)
+    second = start_encoder(settings)
+    worker.join(timeout=300)
+    try:
+        result = outcome["result"]
+        assert result.exit_code == 0, result.output
+        assert served(second) > 0  # the run went on against the restarted service
+    finally:
+        second.stop()
+    clean = process_run(
+        synthetic_slide.path, tmp_path / "clean", "--feature-extractors", "efficientnet_lite0"
+    )
+    assert clean.exit_code == 0
+    with (
+        h5py.File(tmp_path / "restarted/patches/synthetic-40x.h5") as restarted,
+        h5py.File(tmp_path / "clean/patches/synthetic-40x.h5") as reference,
+    ):
+        assert np.array_equal(restarted["coords"][...], reference["coords"][...])
+        a, b = (
+            restarted["features/efficientnet_lite0"][...],
+            reference["features/efficientnet_lite0"][...],
+        )
+        assert (
+            (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        ).min() >= 0.9999
