@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/serve.py [--encoder efficientnet_lite0] [--patches 512]
 
-Starts `atlaspatch serve encoder` as a separate process on 127.0.0.1, then measures:
-patches/s in process and through the service (one client, 4 requests in flight), aggregate
+Starts `atlaspatch serve encoder` (max batch = --batch) as a separate process on 127.0.0.1,
+then measures: patches/s in process and through the service (one client, 4 requests in flight), aggregate
 patches/s with 1, 4 and 16 concurrent clients sending small requests, the mean batch the
 service achieved (from its /metrics), and bytes on the wire per patch.
 """
@@ -100,8 +100,8 @@ def main() -> None:
             "cpu",
             "--encoders",
             args.encoder,
-            "--max-batch-size",
-            "64",
+            "--max-batch-size",  # the client's batch: the same forward passes as in process
+            str(args.batch),
             "--max-queue-delay-ms",
             "5",
         ],
