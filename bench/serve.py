@@ -3,9 +3,9 @@
     .venv/bin/python bench/serve.py [--encoder efficientnet_lite0] [--patches 512]
 
 Starts `atlaspatch serve encoder` (max batch = --batch) as a separate process on 127.0.0.1,
-then measures: patches/s in process and through the service (one client, 4 requests in flight), aggregate
-patches/s with 1, 4 and 16 concurrent clients sending small requests, the mean batch the
-service achieved (from its /metrics), and bytes on the wire per patch.
+then measures: patches/s in process and through the service (one client, 4 requests in
+flight), aggregate patches/s with 1, 4 and 16 concurrent clients sending small requests, the
+mean batch the service achieved (from its /metrics), and bytes on the wire per patch.
 """
 
 from __future__ import annotations
