@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Triton's Python backend needs numpy < 2: its models run in an environment of their own.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: install demo test test-fast lint bench proto clean
+.PHONY: install triton-env demo test test-fast lint bench proto clean
 
 install: $(STAMP)
 
@@ -18,6 +21,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# For deploy/triton/run-local.sh and the Triton tests; same torch, sam2 built the same way.
+triton-env: $(TRITON_STAMP)
+
+$(TRITON_STAMP): deploy/triton/requirements.txt
+	$(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(TRITON_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 numpy==1.26.4
+	SAM2_BUILD_CUDA=0 $(TRITON_VENV)/bin/python -m pip install --quiet --no-build-isolation sam2==1.1.0
+	$(TRITON_VENV)/bin/python -m pip install --quiet -r deploy/triton/requirements.txt
+	touch $(TRITON_STAMP)
+
 demo: install
 	test -f $(DEMO_DIR)/slides/demo-slide.tiff || \
 		$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff --width 16000 --height 12000
@@ -28,8 +42,9 @@ demo: install
 	@echo "HDF5 (coords + features/efficientnet_lite0): $(DEMO_DIR)/output/patches/demo-slide.h5"
 	@echo "pictures: $(DEMO_DIR)/output/visualization/"
 
-test: install
-	$(PY) -m pytest -q
+# The Triton tests run here too (ATLASPATCH_REQUIRE_TRITON: fail, never skip, without it).
+test: install triton-env
+	ATLASPATCH_REQUIRE_TRITON=1 $(PY) -m pytest -q
 
 # Skips the SAM2 forward passes and the big synthetic slides.
 test-fast: install
@@ -40,13 +55,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy orchestrator segmenter_service encoder_service client
 
-bench: install
+bench: install triton-env
 	$(PY) bench/coords.py
 	$(PY) bench/features.py
+	$(PY) bench/serve.py
 
 # Regenerate client/pb/ from proto/atlaspatch/v1/*.proto (a test checks they agree).
 proto: install
 	$(PY) proto/generate.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TRITON_VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,10 +22,19 @@ class NotReady(Exception):
     pass
 
 
+class EncoderSource(Protocol):
+    """Makes encoders by name: the registry (local models) or Triton (forwarded models)."""
+
+    def create(self, name: str, device: str, precision: str, weights_dir: Any) -> Encoder: ...
+
+
+Submit = Callable[[np.ndarray], Awaitable[np.ndarray]]
+
+
 class EncoderHandler:
     def __init__(
         self,
-        registry: EncoderRegistry,
+        source: EncoderSource | EncoderRegistry,
         device: str = "cpu",
         default_precision: str = "float32",
         weights_dir: Path | None = None,
@@ -32,16 +42,23 @@ class EncoderHandler:
         max_delay: float = 0.005,
         max_queue: int = 4096,
         stats: BatchStats | None = None,
+        batch_locally: bool = True,
     ):
-        self._registry = registry
+        """With `batch_locally` off (a source that batches itself, like Triton), each request
+        is forwarded at once, many at a time, instead of being merged here first."""
+        self._source = source
         self._device = device
         self.default_precision = default_precision
         self._weights_dir = weights_dir
         self._batching = (max_batch_size, max_delay, max_queue)
         self._stats = stats
         # One thread runs every forward pass: a device does one batch at a time anyway.
-        self._compute = ThreadPoolExecutor(1, thread_name_prefix="encoder-compute")
-        self._loaded: dict[tuple[str, str], tuple[Encoder, DynamicBatcher]] = {}
+        # Forwarded requests wait on the network, not the device: many at once.
+        workers = 1 if batch_locally else 32
+        self._compute = ThreadPoolExecutor(workers, thread_name_prefix="encoder-compute")
+        self._batch_locally = batch_locally
+        self._loaded: dict[tuple[str, str], tuple[Encoder, Submit]] = {}
+        self._batchers: list[DynamicBatcher] = []
         self._lock = threading.Lock()
         self.ready = False
 
@@ -59,7 +76,7 @@ class EncoderHandler:
         loop = asyncio.get_running_loop()
         # Loading reads weights from disk: off the event loop.
         entries = [await loop.run_in_executor(None, self._get, name, precision) for name in names]
-        results = await asyncio.gather(*(batcher.submit(patches) for _, batcher in entries))
+        results = await asyncio.gather(*(submit(patches) for _, submit in entries))
         return [
             (encoder.name, matrix) for (encoder, _), matrix in zip(entries, results, strict=True)
         ]
@@ -69,22 +86,31 @@ class EncoderHandler:
             return [encoder.describe() for encoder, _ in self._loaded.values()]
 
     async def close(self) -> None:
-        for _, batcher in list(self._loaded.values()):
+        for batcher in list(self._batchers):
             await batcher.close()
         self._compute.shutdown(wait=False)
 
-    def _get(self, name: str, precision: str) -> tuple[Encoder, DynamicBatcher]:
+    def _get(self, name: str, precision: str) -> tuple[Encoder, Submit]:
         key = (name, precision)
         with self._lock:
             if key not in self._loaded:
-                encoder = self._registry.create(name, self._device, precision, self._weights_dir)
-                max_batch, delay, queue = self._batching
-
-                def run(patches: np.ndarray, encoder: Encoder = encoder) -> np.ndarray:
-                    # Bytes from the wire are read-only; torch wants memory it may write.
-                    writable = patches if patches.flags.writeable else patches.copy()
-                    return encoder.embed(torch.from_numpy(writable)).numpy()
-
-                batcher = DynamicBatcher(run, self._compute, max_batch, delay, queue, self._stats)
-                self._loaded[key] = (encoder, batcher)
+                encoder = self._source.create(name, self._device, precision, self._weights_dir)
+                self._loaded[key] = (encoder, self._submitter(encoder))
             return self._loaded[key]
+
+    def _submitter(self, encoder: Encoder) -> Submit:
+        def run(patches: np.ndarray) -> np.ndarray:
+            # Bytes from the wire are read-only; torch wants memory it may write.
+            writable = patches if patches.flags.writeable else patches.copy()
+            return encoder.embed(torch.from_numpy(writable)).numpy()
+
+        if not self._batch_locally:
+
+            async def forward(patches: np.ndarray) -> np.ndarray:
+                return await asyncio.get_running_loop().run_in_executor(self._compute, run, patches)
+
+            return forward
+        max_batch, delay, queue = self._batching
+        batcher = DynamicBatcher(run, self._compute, max_batch, delay, queue, self._stats)
+        self._batchers.append(batcher)
+        return batcher.submit

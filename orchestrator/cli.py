@@ -37,6 +37,7 @@ from orchestrator.options import (
 from orchestrator.runner import SlideResult
 from orchestrator.serve_cli import serve
 from orchestrator.settings import CoordsSettings, RunSettings, VisualSettings
+from orchestrator.triton_cli import export_triton
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -150,6 +151,7 @@ def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -
 
 
 main.add_command(serve)
+main.add_command(export_triton)
 
 
 def _coords_settings(options: dict[str, Any]) -> CoordsSettings:

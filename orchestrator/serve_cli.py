@@ -92,6 +92,27 @@ server_options = compose(
 )
 
 
+backend_options = compose(
+    click.option(
+        "--backend",
+        type=click.Choice(["local", "triton"]),
+        default="local",
+        show_default=True,
+        envvar=_env("BACKEND"),
+        show_envvar=True,
+        help="local: run the model in this service. triton: forward every request to a "
+        "Triton server holding the model (see `atlaspatch export-triton`).",
+    ),
+    click.option(
+        "--triton-url",
+        default=None,
+        envvar=_env("TRITON_URL"),
+        show_envvar=True,
+        help="Triton's gRPC endpoint, HOST:PORT (with --backend triton).",
+    ),
+)
+
+
 @click.group()
 def serve() -> None:
     """Run a model service that many `atlaspatch` clients share over gRPC."""
@@ -141,6 +162,7 @@ def serve() -> None:
     show_envvar=True,
     help="Patches waiting before new requests get RESOURCE_EXHAUSTED.",
 )
+@backend_options
 @click.option(
     "--weights-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -156,25 +178,55 @@ def serve() -> None:
     help="Plugin files with more encoders (the operator's choice, never a client's).",
 )
 def serve_encoder(**options: Any) -> None:
-    """Serve patch encoders with cross-client dynamic batching."""
+    """Serve patch encoders with cross-client dynamic batching.
+
+    With --backend triton the encoders run in Triton: each model is checked against the
+    encoder it names at start (tensors, dimension), the --max-batch-size and queue settings
+    are Triton's own (its config.pbtxt), and --precision defaults to the model's.
+    """
     from orchestrator.serving.services import encoder_server
 
     _logging(options["verbose"])
-    device = resolve_device(options["device"])
-    precision = options["precision"] or default_precision(device)
-    registry = build_registry(options["feature_plugins"], device, precision, 4)
-    server, _ = encoder_server(
-        _settings(options),
-        registry,
-        split_names(options["encoders"]),
-        device,
-        precision,
-        options["weights_dir"],
-        options["max_batch_size"],
-        options["max_queue_delay_ms"],
-        options["max_queue"],
-    )
+    settings = _settings(options)
+    triton = options["backend"] == "triton"
+    device = "cpu" if triton else resolve_device(options["device"])
+    precision = options["precision"] or ("" if triton else default_precision(device))
+    registry = build_registry(options["feature_plugins"], device, precision or "float32", 4)
+    source = _triton_source(options["triton_url"], registry) if triton else registry
+    try:
+        server, _ = encoder_server(
+            settings,
+            source,
+            split_names(options["encoders"]),
+            device,
+            precision,
+            options["weights_dir"],
+            options["max_batch_size"],
+            options["max_queue_delay_ms"],
+            options["max_queue"],
+            batch_locally=not triton,
+        )
+    except _refusals(triton) as exc:  # a missing or refused model: say which, no traceback
+        raise click.ClickException(str(exc)) from exc
     _run(server)
+
+
+def _refusals(triton: bool) -> tuple[type[Exception], ...]:
+    if not triton:
+        return ()
+    from encoder_service.handler import NotReady
+    from encoder_service.registry import UnknownEncoder
+    from encoder_service.triton_forward import TritonModelMismatch
+
+    return (TritonModelMismatch, UnknownEncoder, NotReady, ValueError)
+
+
+def _triton_source(url: str | None, registry: Any) -> Any:
+    from encoder_service.triton_forward import TritonEncoders
+
+    if not url:
+        raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
+    return TritonEncoders(url, registry)
 
 
 @serve.command("segmenter")
@@ -195,21 +247,35 @@ def serve_encoder(**options: Any) -> None:
     show_envvar=True,
     help="AtlasPatch SAM2 checkpoint (else the Hugging Face cache or hub).",
 )
+@backend_options
 def serve_segmenter(**options: Any) -> None:
-    """Serve tissue segmentation of thumbnails."""
+    """Serve tissue segmentation of thumbnails.
+
+    With --backend triton the model runs in Triton (exported with `atlaspatch export-triton
+    --segmenter sam2`) and is checked at start.
+    """
     from orchestrator.serving.services import segmenter_server
     from segmenter_service.checkpoint import CheckpointNotFound
     from segmenter_service.sam2_backend import CheckpointFormatError
+    from segmenter_service.triton_forward import TritonSegmenterError
 
     _logging(options["verbose"])
+    triton_url = None
+    if options["backend"] == "triton":
+        if not options["triton_url"]:
+            raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
+        if options["tissue_model"] != "sam2":
+            raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
+        triton_url = options["triton_url"]
     try:
         server = segmenter_server(
             _settings(options),
             options["tissue_model"],
             resolve_device(options["device"]),
             options["sam2_checkpoint"],
+            triton_url,
         )
-    except (CheckpointNotFound, CheckpointFormatError) as exc:
+    except (CheckpointNotFound, CheckpointFormatError, TritonSegmenterError) as exc:
         raise click.ClickException(str(exc)) from exc
     _run(server)
 

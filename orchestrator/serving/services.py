@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from client.pb import encoder_pb2_grpc, segmenter_pb2_grpc
-from encoder_service.handler import EncoderHandler
-from encoder_service.registry import EncoderRegistry
+from encoder_service.handler import EncoderHandler, EncoderSource
 from encoder_service.servicer import EncoderServicer
 from orchestrator.serving.metrics import ServiceMetrics
 from orchestrator.serving.server import ModelServer, ServerSettings
-from segmenter_service.backend import create_segmenter
+from segmenter_service.backend import SegmenterBackend, create_segmenter
 from segmenter_service.servicer import SegmenterServicer
 
 ENCODER_SERVICE = "atlaspatch.v1.Encoder"
@@ -19,7 +18,7 @@ SEGMENTER_SERVICE = "atlaspatch.v1.Segmenter"
 
 def encoder_server(
     settings: ServerSettings,
-    registry: EncoderRegistry,
+    source: EncoderSource,
     preload: list[str],
     device: str = "cpu",
     precision: str = "float32",
@@ -27,10 +26,13 @@ def encoder_server(
     max_batch_size: int = 64,
     max_queue_delay_ms: float = 5.0,
     max_queue: int = 4096,
+    batch_locally: bool = True,
 ) -> tuple[ModelServer, EncoderHandler]:
+    """`source` is the encoder registry, or Triton (which batches itself: `batch_locally`
+    off)."""
     metrics = ServiceMetrics("encoder")
     handler = EncoderHandler(
-        registry,
+        source,
         device,
         precision,
         weights_dir,
@@ -38,6 +40,7 @@ def encoder_server(
         max_queue_delay_ms / 1000,
         max_queue,
         metrics.batch_stats(),
+        batch_locally,
     )
     handler.preload(preload, precision)
     servicer = EncoderServicer(handler, max_patches_per_request=max_queue)
@@ -49,9 +52,20 @@ def encoder_server(
 
 
 def segmenter_server(
-    settings: ServerSettings, model: str, device: str = "cpu", checkpoint: Path | None = None
+    settings: ServerSettings,
+    model: str,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+    triton_url: str | None = None,
 ) -> ModelServer:
-    servicer = SegmenterServicer(create_segmenter(model, device, checkpoint))
+    """The segmenter service hosting `model`, or forwarding to it in Triton at `triton_url`."""
+    if triton_url:
+        from segmenter_service.triton_forward import TritonSegmenter
+
+        backend: SegmenterBackend = TritonSegmenter(triton_url, model)
+    else:
+        backend = create_segmenter(model, device, checkpoint)
+    servicer = SegmenterServicer(backend)
 
     def add(server) -> None:
         segmenter_pb2_grpc.add_SegmenterServicer_to_server(servicer, server)

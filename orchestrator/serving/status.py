@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import grpc
+from tritonclient.utils import InferenceServerException
 
 from client.wire import InvalidInput
 from encoder_service.batcher import QueueFull
@@ -26,6 +27,9 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, NotReady):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, InferenceServerException) and "UNAVAILABLE" in str(exc.status()):
+        # Triton behind this service is down or restarting: the client may retry.
+        return grpc.StatusCode.UNAVAILABLE, "the Triton server behind this service is unavailable"
     if isinstance(exc, ValueError) and "precision" in str(exc):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     log.error("internal error", exc_info=exc)
