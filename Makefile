@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 # For deploy/triton/run-local.sh and the Triton tests; same torch, sam2 built the same way.
 triton-env: $(TRITON_STAMP)
 
-$(TRITON_STAMP): deploy/triton/requirements.txt
+$(TRITON_STAMP): deploy/triton/requirements.txt deploy/triton/model-requirements.txt
 	$(PYTHON) -m venv $(TRITON_VENV)
 	$(TRITON_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(TRITON_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 numpy==1.26.4

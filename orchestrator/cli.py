@@ -71,7 +71,7 @@ def info(slide: Path, mpp_csv: Path | None) -> None:
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"])
+    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     segmenter = _segmenter(options)
     _exit(run_detect_tissue(sources, segmenter, run, options["tissue_thresh"]))
@@ -85,7 +85,7 @@ def detect_tissue(**options: Any) -> None:
 def segment_and_get_coords(**options: Any) -> None:
     """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"])
+    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     segmenter = _segmenter(options)
     _exit(run_coordinates(sources, segmenter, _coords_settings(options), run))
@@ -106,7 +106,7 @@ def process(**options: Any) -> None:
     sets; one made with other parameters is an error unless --force.
     """
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"])
+    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     names = split_names(options["feature_extractors"])
     if options["encoder_url"]:

@@ -25,6 +25,7 @@ from orchestrator.report import print_summary
 from orchestrator.reuse import inspect_existing
 from orchestrator.runner import SlideResult, run_slides
 from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
+from orchestrator.shards import ShardError, parse_shard, shard_from_environment
 from orchestrator.slide import SlideSource
 from orchestrator.slide_job import (
     CoordsPlan,
@@ -39,15 +40,22 @@ from segmenter_service.checkpoint import CheckpointNotFound
 from segmenter_service.sam2_backend import CheckpointFormatError
 
 
-def load_sources(path: Path, recursive: bool) -> list[SlideSource]:
+def load_sources(path: Path, recursive: bool, shard_text: str | None = None) -> list[SlideSource]:
     try:
         sources = discover_slides(path, recursive)
-    except DiscoveryError as exc:
+        shard = parse_shard(shard_text) if shard_text else shard_from_environment(os.environ)
+    except (DiscoveryError, ShardError) as exc:
         raise click.ClickException(str(exc)) from exc
     if not sources:
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.ClickException(f"no supported slides in {path}{hint}")
-    return sources
+    if shard is None:
+        return sources
+    mine = shard.take(sources)
+    click.echo(f"shard {shard}: {len(mine)} of {len(sources)} slides", err=True)
+    if not mine:  # more shards than slides: nothing to do is a success
+        raise SystemExit(0)
+    return mine
 
 
 def load_mpp_table(path: Path | None) -> dict[str, float]:

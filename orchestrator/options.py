@@ -23,6 +23,15 @@ def compose(*decorators: Decorator) -> Decorator:
     return apply
 
 
+# For commands that load the checkpoint themselves (the service, the Triton export).
+sam2_checkpoint_option = click.option(
+    "--sam2-checkpoint",
+    type=click.Path(path_type=Path),
+    envvar="ATLASPATCH_SAM2_CHECKPOINT",
+    show_envvar=True,
+    help="AtlasPatch SAM2 checkpoint (else the Hugging Face cache or hub).",
+)
+
 slide_input = compose(
     click.argument("wsi_path", type=click.Path(path_type=Path)),
     click.option(
@@ -33,6 +42,14 @@ slide_input = compose(
         help="Root folder for results: patches/<stem>.h5, visualization/, images/.",
     ),
     click.option("--recursive", is_flag=True, help="Walk subfolders when WSI_PATH is a folder."),
+    click.option(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="Process only shard I (from 0) of N of the sorted slide list. Default: from "
+        "JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID, with "
+        "ATLASPATCH_SHARDS shards; else every slide.",
+    ),
     click.option(
         "--mpp-csv",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -15,7 +15,7 @@ import click
 
 from orchestrator.devices import resolve_device
 from orchestrator.encoders_setup import build_registry, default_precision
-from orchestrator.options import compose, split_names
+from orchestrator.options import compose, sam2_checkpoint_option, split_names
 from orchestrator.serving.server import ModelServer, ServerSettings
 from segmenter_service.backend import TISSUE_MODELS
 
@@ -240,13 +240,7 @@ def _triton_source(url: str | None, registry: Any) -> Any:
     show_envvar=True,
     help="The model this service hosts.",
 )
-@click.option(
-    "--sam2-checkpoint",
-    type=click.Path(path_type=Path),
-    envvar="ATLASPATCH_SAM2_CHECKPOINT",
-    show_envvar=True,
-    help="AtlasPatch SAM2 checkpoint (else the Hugging Face cache or hub).",
-)
+@sam2_checkpoint_option
 @backend_options
 def serve_segmenter(**options: Any) -> None:
     """Serve tissue segmentation of thumbnails.
@@ -311,3 +305,36 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+@serve.command("health")
+@click.argument("url", default="127.0.0.1:50051", envvar=_env("HEALTH_URL"))
+@click.option(
+    "--tls-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=_env("TLS_CA"),
+    show_envvar=True,
+    help="CA certificate, for a grpcs:// URL with a private CA.",
+)
+@click.option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait.")
+def serve_health(url: str, tls_ca: Path | None, timeout: float) -> None:
+    """Exit 0 when the service at URL (host:port, grpc://, grpcs://) reports SERVING, else 1.
+
+    For container health checks and exec probes (Kubernetes' own gRPC probes cannot speak TLS).
+    """
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from client.channel import Endpoint, open_channel
+
+    channel = open_channel(Endpoint.parse(url, ca_cert=tls_ca))
+    try:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=timeout
+        )
+    except grpc.RpcError as error:
+        raise click.ClickException(f"{url}: {error.code().name}") from error  # type: ignore[attr-defined]
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise click.ClickException(f"{url}: {status}")
+    click.echo(f"{url}: {status}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from orchestrator.options import split_names
+from orchestrator.options import sam2_checkpoint_option, split_names
 
 
 @click.command("export-triton")
@@ -22,13 +22,7 @@ from orchestrator.options import split_names
     default=None,
     help="Also export the SAM2 tissue segmenter (its checkpoint is copied in).",
 )
-@click.option(
-    "--sam2-checkpoint",
-    type=click.Path(path_type=Path),
-    envvar="ATLASPATCH_SAM2_CHECKPOINT",
-    show_envvar=True,
-    help="AtlasPatch SAM2 checkpoint (else the Hugging Face cache or hub).",
-)
+@sam2_checkpoint_option
 @click.option(
     "--out",
     "-o",

@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1.7
+# NVIDIA Triton with what our exported Python-backend models import (encoder_service,
+# segmenter_service and their libraries). Mount the repository from `atlaspatch export-triton`
+# at /models.
+#
+#   docker build -f deploy/docker/triton.Dockerfile -t atlaspatch-triton:0.1.0 .
+
+ARG TRITON_BASE=nvcr.io/nvidia/tritonserver:25.10-py3
+FROM ${TRITON_BASE}
+# Triton's Python backend runs the image's own Python, so the packages go there.
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_BREAK_SYSTEM_PACKAGES=1
+COPY deploy/triton/model-requirements.txt /opt/atlaspatch/model-requirements.txt
+RUN pip install torch==2.14.1 torchvision==0.29.1 numpy==1.26.4 \
+    && SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
+    && pip install -r /opt/atlaspatch/model-requirements.txt
+COPY orchestrator/ /opt/atlaspatch/src/orchestrator/
+COPY segmenter_service/ /opt/atlaspatch/src/segmenter_service/
+COPY encoder_service/ /opt/atlaspatch/src/encoder_service/
+COPY client/ /opt/atlaspatch/src/client/
+ENV PYTHONPATH=/opt/atlaspatch/src
+USER triton-server
+EXPOSE 8000 8001 8002
+HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \
+    CMD ["curl", "-fsS", "http://127.0.0.1:8000/v2/health/ready"]
+ENTRYPOINT ["tritonserver"]
+CMD ["--model-repository=/models", "--grpc-port=8001", "--metrics-port=8002"]
