@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,10 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
 from client import wire  # noqa: E402
@@ -45,25 +43,6 @@ from encoder_service.registry import EncoderRegistry  # noqa: E402
 from encoder_service.triton_export import TritonExport, export_encoders  # noqa: E402
 from encoder_service.triton_forward import TritonEncoders  # noqa: E402
 from orchestrator.serving.triton_local import LocalTriton, triton_env_ready  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(address: str, timeout: float = 120) -> None:
-    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == 1:
-                return
-        except grpc.RpcError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"no service at {address}")
 
 
 def batches_done(metrics_port: int) -> int:

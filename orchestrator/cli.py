@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from client.segmenter import SegmenterClient
 from orchestrator import __version__
 from orchestrator.commands import (
     build_segmenter,
+    ensure_writable,
     in_process_features,
     load_mpp_table,
     load_sources,
@@ -34,6 +36,7 @@ from orchestrator.options import (
     slide_input,
     split_names,
 )
+from orchestrator.run_report import write_report
 from orchestrator.runner import SlideResult
 from orchestrator.serve_cli import serve
 from orchestrator.settings import CoordsSettings, RunSettings, VisualSettings
@@ -71,10 +74,12 @@ def info(slide: Path, mpp_csv: Path | None) -> None:
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    started = time.time()
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     segmenter = _segmenter(options)
-    _exit(run_detect_tissue(sources, segmenter, run, options["tissue_thresh"]))
+    results = run_detect_tissue(sources, segmenter, run, options["tissue_thresh"])
+    _finish("detect-tissue", run, results, started, shard)
 
 
 @main.command("segment-and-get-coords")
@@ -85,10 +90,12 @@ def detect_tissue(**options: Any) -> None:
 def segment_and_get_coords(**options: Any) -> None:
     """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    started = time.time()
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     segmenter = _segmenter(options)
-    _exit(run_coordinates(sources, segmenter, _coords_settings(options), run))
+    results = run_coordinates(sources, segmenter, _coords_settings(options), run)
+    _finish("segment-and-get-coords", run, results, started, shard)
 
 
 @main.command()
@@ -106,7 +113,8 @@ def process(**options: Any) -> None:
     sets; one made with other parameters is an error unless --force.
     """
     _configure_logging(options["verbose"])
-    sources = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    started = time.time()
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
     run = _run_settings(options)
     names = split_names(options["feature_extractors"])
     if options["encoder_url"]:
@@ -124,7 +132,8 @@ def process(**options: Any) -> None:
         encoders = load_encoders(registry, names, device, precision, options["weights_dir"])
         feature_settings = in_process_features(encoders, options["feature_batch_size"])
     segmenter = _segmenter(options)
-    _exit(run_coordinates(sources, segmenter, _coords_settings(options), run, feature_settings))
+    results = run_coordinates(sources, segmenter, _coords_settings(options), run, feature_settings)
+    _finish("process", run, results, started, shard)
 
 
 @main.command("encoders")
@@ -192,6 +201,7 @@ def _device(requested: str) -> str:
 
 
 def _run_settings(options: dict[str, Any]) -> RunSettings:
+    ensure_writable(options["output"])
     return RunSettings(
         output=options["output"],
         seg_batch_size=options["seg_batch_size"],
@@ -209,7 +219,12 @@ def _run_settings(options: dict[str, Any]) -> RunSettings:
     )
 
 
-def _exit(results: list[SlideResult]) -> None:
+def _finish(
+    command: str, run: RunSettings, results: list[SlideResult], started: float, shard: str
+) -> None:
+    """Write this worker's report, then exit 1 if any slide failed."""
+    report = write_report(run.output, command, results, started, time.time(), shard)
+    click.echo(f"report: {report}")
     sys.exit(1 if any(result.status == "failed" for result in results) else 0)
 
 

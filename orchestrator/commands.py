@@ -18,11 +18,11 @@ from client.segmenter import InProcessSegmenter, SegmenterClient
 from orchestrator.devices import resolve_device
 from orchestrator.discovery import DiscoveryError, discover_slides
 from orchestrator.features import embed_into
-from orchestrator.geometry import PatchGeometry
 from orchestrator.h5out import partial_path
 from orchestrator.magnification import load_mpp_csv, mpp_override
 from orchestrator.report import print_summary
-from orchestrator.reuse import inspect_existing
+from orchestrator.resume import clear_leftovers, resume_slide
+from orchestrator.reuse import feature_mismatch, inspect_existing, reading_geometry
 from orchestrator.runner import SlideResult, run_slides
 from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
 from orchestrator.shards import ShardError, parse_shard, shard_from_environment
@@ -40,7 +40,10 @@ from segmenter_service.checkpoint import CheckpointNotFound
 from segmenter_service.sam2_backend import CheckpointFormatError
 
 
-def load_sources(path: Path, recursive: bool, shard_text: str | None = None) -> list[SlideSource]:
+def load_sources(
+    path: Path, recursive: bool, shard_text: str | None = None
+) -> tuple[list[SlideSource], str]:
+    """The slides to work on (this worker's shard of them) and the shard, as "I/N" or ""."""
     try:
         sources = discover_slides(path, recursive)
         shard = parse_shard(shard_text) if shard_text else shard_from_environment(os.environ)
@@ -50,12 +53,23 @@ def load_sources(path: Path, recursive: bool, shard_text: str | None = None) -> 
         hint = "" if recursive else " (add --recursive to look in subfolders)"
         raise click.ClickException(f"no supported slides in {path}{hint}")
     if shard is None:
-        return sources
+        return sources, ""
     mine = shard.take(sources)
     click.echo(f"shard {shard}: {len(mine)} of {len(sources)} slides", err=True)
     if not mine:  # more shards than slides: nothing to do is a success
         raise SystemExit(0)
-    return mine
+    return mine, str(shard)
+
+
+def ensure_writable(output: Path) -> None:
+    """Fail before any slide when the output folder cannot be written."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".atlaspatch-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write to the output folder {output}: {exc}") from exc
 
 
 def load_mpp_table(path: Path | None) -> dict[str, float]:
@@ -138,12 +152,13 @@ def run_coordinates(
         return len(plan.xy), path
 
     def triage(source: SlideSource) -> SlideResult | None:
+        """Settle a slide without segmenting it when its output exists or can be finished."""
+        clear_leftovers(source, run)
         path = run.patches_dir / f"{source.stem}.h5"
+        if features is not None and not path.exists():
+            return resume_slide(source, settings, provenance, features, run)
         if run.force or not path.exists():
             return None
-        if features is None:
-            why = "output exists" + ("" if run.skip_existing else " (use --force to overwrite)")
-            return SlideResult(source, "skipped", why, output=path)
         existing = inspect_existing(path, settings, provenance, mpp_override(source, run.mpp_table))
         assert existing is not None
         if existing.mismatch:
@@ -152,6 +167,17 @@ def run_coordinates(
                 "failed",
                 f"{path} was made with other parameters ({existing.mismatch}); "
                 "use --force to recompute it",
+            )
+        if features is None:
+            why = "output exists" + ("" if run.skip_existing else " (use --force to overwrite)")
+            return SlideResult(source, "skipped", why, output=path)
+        present = [name for name in features.names if name in existing.encoders]
+        differs = (
+            feature_mismatch(path, features.client_for(present).describe()) if present else None
+        )
+        if differs:
+            return SlideResult(
+                source, "failed", f"{path} holds other features ({differs}); use --force"
             )
         missing = [name for name in features.names if name not in existing.encoders]
         if not missing:
@@ -195,7 +221,7 @@ def add_features(
     try:
         with h5py.File(temporary, "r+") as h5:
             coords = h5["coords"][...]
-            geometry = _reading_geometry(h5, coords)
+            geometry = reading_geometry(h5, coords)
             embed_into(
                 h5,
                 source,
@@ -210,22 +236,6 @@ def add_features(
     finally:
         temporary.unlink(missing_ok=True)
     return len(coords)
-
-
-def _reading_geometry(h5: h5py.File, coords: np.ndarray) -> PatchGeometry:
-    """Enough geometry to read the stored patches again: level, read size, output size."""
-    patch_size = int(h5.attrs["patch_size"])
-    read_size = int(coords[0, 2]) if len(coords) else patch_size
-    return PatchGeometry(
-        patch_size=patch_size,
-        step_size=int(h5.attrs.get("step_size", patch_size)),
-        target_magnification=float(h5.attrs["target_magnification"]),
-        level0_magnification=float(h5.attrs["level0_magnification"]),
-        level=int(coords[0, 4]) if len(coords) else 0,
-        size_level0=int(h5.attrs["patch_size_level0"]),
-        step_level0=0,
-        read_size=read_size,
-    )
 
 
 def _save_pictures(

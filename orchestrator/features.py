@@ -18,6 +18,8 @@ from orchestrator.patches import PatchReader
 from orchestrator.slide import SlideSource
 
 FEATURES_GROUP = "features"
+# Rows of a feature set already written: where an interrupted run resumes.
+ROWS_DONE = "rows_done"
 
 
 def embed_into(
@@ -41,17 +43,58 @@ def embed_into(
         datasets[name] = group.create_dataset(
             name, shape=(len(xy), dim), dtype="float32", chunks=(max(1, min(len(xy), 256)), dim)
         )
+        datasets[name].attrs[ROWS_DONE] = 0
         for key, value in facts.items():
             datasets[name].attrs[key] = (
                 value if isinstance(value, (str, int, float)) else json.dumps(value)
             )
-
-    def write(start: int, rows: dict[str, np.ndarray]) -> None:
-        for name, matrix in rows.items():
-            datasets[name][start : start + len(matrix)] = matrix
-
-    for_each_batch(source, geometry, xy, encoders, write, batch_size, workers, show_progress)
+    _fill(h5, datasets, source, geometry, xy, encoders, batch_size, workers, show_progress, 0)
     return list(descriptions)
+
+
+def continue_features(
+    h5: h5py.File,
+    source: SlideSource,
+    geometry: PatchGeometry,
+    xy: np.ndarray,
+    encoders: EncoderClient,
+    batch_size: int,
+    workers: int,
+    show_progress: bool = False,
+) -> int:
+    """Finish the feature sets an interrupted run left in `h5`, from the first row any of
+    them lacks; returns that row."""
+    datasets = {name: h5[FEATURES_GROUP][name] for name in encoders.describe()}
+    start = min(int(dataset.attrs.get(ROWS_DONE, 0)) for dataset in datasets.values())
+    _fill(h5, datasets, source, geometry, xy, encoders, batch_size, workers, show_progress, start)
+    return start
+
+
+def _fill(
+    h5: h5py.File,
+    datasets: dict[str, h5py.Dataset],
+    source: SlideSource,
+    geometry: PatchGeometry,
+    xy: np.ndarray,
+    encoders: EncoderClient,
+    batch_size: int,
+    workers: int,
+    show_progress: bool,
+    start: int,
+) -> None:
+    def write(first: int, rows: dict[str, np.ndarray]) -> None:
+        stop = start + first + len(next(iter(rows.values())))
+        for name, matrix in rows.items():
+            datasets[name][start + first : stop] = matrix
+            datasets[name].attrs[ROWS_DONE] = stop
+        # Each batch reaches the disk: a run killed now resumes after it.
+        h5.flush()
+
+    # Batches start at multiples of batch_size whether resumed or not, so a resumed slide
+    # gets exactly the forward passes, and so the numbers, of an uninterrupted run.
+    for_each_batch(
+        source, geometry, xy[start:], encoders, write, batch_size, workers, show_progress
+    )
 
 
 def for_each_batch(

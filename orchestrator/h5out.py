@@ -20,15 +20,30 @@ COORD_COLUMNS = ("x", "y", "read_w", "read_h", "level")
 
 
 def partial_path(final: Path) -> Path:
+    """A private temporary name: this process's alone, removed on any failure."""
     return final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+
+
+def resumable_path(final: Path) -> Path:
+    """The temporary name a later run can find and finish (the slide's lock keeps it to
+    one writer at a time)."""
+    return final.with_name(f".{final.name}.partial")
+
+
+COORDS_COMPLETE = "coords_complete"
 
 
 class CoordsWriter:
     """Buffers rows `write_batch` at a time into resizable, chunked datasets."""
 
-    def __init__(self, final: Path, attrs: dict[str, Any], write_batch: int = 8192):
+    def __init__(
+        self, final: Path, attrs: dict[str, Any], write_batch: int = 8192, resumable: bool = False
+    ):
+        """`resumable`: once `coords_done` is called, a failure or a kill leaves the file
+        under `resumable_path` for the next run to finish, instead of removing it."""
         self.final = final
-        self.temporary = partial_path(final)
+        self.temporary = resumable_path(final) if resumable else partial_path(final)
+        self._resumable = resumable
         final.parent.mkdir(parents=True, exist_ok=True)
         self._write_batch = max(1, write_batch)
         self._rows: list[np.ndarray] = []
@@ -60,8 +75,11 @@ class CoordsWriter:
     def file(self) -> h5py.File:
         return self._file
 
-    def flush(self) -> None:
+    def coords_done(self) -> None:
         self._flush()
+        self._file.attrs["num_patches"] = self._count
+        self._file.attrs[COORDS_COMPLETE] = True
+        self._file.flush()
 
     def commit(self) -> Path:
         self._flush()
@@ -79,7 +97,11 @@ class CoordsWriter:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None:
+        if exc_type is None:
+            return
+        if self._resumable and self._file.id.valid and self._file.attrs.get(COORDS_COMPLETE):
+            self._file.close()  # kept for the next run to resume
+        else:
             self.abort()
 
     def _flush(self) -> None:

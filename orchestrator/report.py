@@ -13,8 +13,10 @@ def print_summary(results: list[SlideResult]) -> None:
     counts = Counter(result.status for result in results)
     for result in results:
         if result.status == "done":
-            patches = "" if result.num_patches is None else f" ({result.num_patches} patches)"
-            click.echo(f"done     {result.source.name}{patches} -> {result.output}")
+            notes = [] if result.num_patches is None else [f"{result.num_patches} patches"]
+            notes += [result.reason] if result.reason else []
+            detail = f" ({', '.join(notes)})" if notes else ""
+            click.echo(f"done     {result.source.name}{detail} -> {result.output}")
         elif result.status == "skipped":
             click.echo(f"skipped  {result.source.name}: {result.reason}")
     for result in results:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from orchestrator.features import FEATURES_GROUP
+from orchestrator.geometry import PatchGeometry
 from orchestrator.settings import CoordsSettings
 
 # What decides which patches exist; write_batch and save_images do not.
@@ -74,3 +76,35 @@ def _mismatch(
     if stored_override != mpp_override:
         differences.append(f"mpp override {stored_override} there, {mpp_override} asked")
     return "; ".join(differences) or None
+
+
+def feature_mismatch(path: Path, wanted: dict[str, dict]) -> str | None:
+    """How the feature sets in `path` differ from the encoders this run would use (weights,
+    precision), or None when they are the same."""
+    differences = []
+    with h5py.File(path, "r") as h5:
+        for name, facts in wanted.items():
+            stored = h5[FEATURES_GROUP][name].attrs
+            for key in ("precision", "weights_sha256"):
+                there, asked = str(stored.get(key, "")), str(facts.get(key, ""))
+                if there and asked and there != asked:
+                    differences.append(
+                        f"features/{name} {key} {there[:12]} there, {asked[:12]} asked"
+                    )
+    return "; ".join(differences) or None
+
+
+def reading_geometry(h5: h5py.File, coords: np.ndarray) -> PatchGeometry:
+    """Enough geometry to read the stored patches again: level, read size, output size."""
+    patch_size = int(h5.attrs["patch_size"])
+    read_size = int(coords[0, 2]) if len(coords) else patch_size
+    return PatchGeometry(
+        patch_size=patch_size,
+        step_size=int(h5.attrs.get("step_size", patch_size)),
+        target_magnification=float(h5.attrs["target_magnification"]),
+        level0_magnification=float(h5.attrs["level0_magnification"]),
+        level=int(coords[0, 4]) if len(coords) else 0,
+        size_level0=int(h5.attrs["patch_size_level0"]),
+        step_level0=0,
+        read_size=read_size,
+    )

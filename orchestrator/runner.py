@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from client.segmenter import SegmenterClient
 from orchestrator.errors import SlideError
+from orchestrator.locks import SlideLocks
 from orchestrator.settings import RunSettings
 from orchestrator.slide import SlideSource
 from orchestrator.slide_job import OpenedSlide, open_with_thumbnail
@@ -47,28 +48,54 @@ def run_slides(
     tissue_thresh: float = 0.0,
     triage: Triage = lambda source: None,
 ) -> list[SlideResult]:
-    """Run `finish` on every slide that `triage` does not settle on its own (skip, reuse)."""
+    """Run `finish` on every slide that `triage` does not settle on its own (skip, reuse,
+    resume). A slide is locked before triage and released when its batch is over, so that
+    workers sharing the output folder never work on the same slide."""
     results: list[SlideResult] = []
-    todo: list[SlideSource] = []
-    for source in sources:
+    batch_size = max(1, min(run.seg_batch_size, run.max_open_slides))
+    progress = tqdm(total=len(sources), unit="slide", disable=not run.show_progress, leave=True)
+    with (
+        SlideLocks(run.output / "locks") as locks,
+        ThreadPoolExecutor(max(1, min(run.patch_workers, batch_size))) as pool,
+    ):
+        for chunk in _chunks(sources, batch_size):
+            todo = _take(chunk, locks, triage, results)
+            try:
+                if todo:
+                    results.extend(_run_batch(todo, pool, segmenter, finish, run, tissue_thresh))
+            finally:
+                for source in todo:
+                    locks.release(source.stem)
+            progress.update(len(chunk))
+    progress.close()
+    order = {source.path: index for index, source in enumerate(sources)}
+    return sorted(results, key=lambda result: order[result.source.path])
+
+
+def _take(
+    chunk: list[SlideSource], locks: SlideLocks, triage: Triage, results: list[SlideResult]
+) -> list[SlideSource]:
+    """The slides of `chunk` this worker locked and triage left to do; the others' results
+    go to `results`."""
+    todo = []
+    for source in chunk:
+        holder = locks.acquire(source.stem)
+        if holder is not None:
+            results.append(SlideResult(source, "skipped", f"another worker has it: {holder}"))
+            continue
+        start = time.perf_counter()
         try:
             settled = triage(source)
         except Exception as exc:
             settled = _failure(source, exc)
         if settled is None:
             todo.append(source)
-        else:
-            results.append(settled)
-
-    batch_size = max(1, min(run.seg_batch_size, run.max_open_slides))
-    progress = tqdm(total=len(todo), unit="slide", disable=not run.show_progress, leave=True)
-    with ThreadPoolExecutor(max(1, min(run.patch_workers, batch_size))) as pool:
-        for batch in _chunks(todo, batch_size):
-            results.extend(_run_batch(batch, pool, segmenter, finish, run, tissue_thresh))
-            progress.update(len(batch))
-    progress.close()
-    order = {source.path: index for index, source in enumerate(sources)}
-    return sorted(results, key=lambda result: order[result.source.path])
+            continue
+        if settled.status == "done":
+            settled.seconds.setdefault("finish", time.perf_counter() - start)
+        results.append(settled)
+        locks.release(source.stem)
+    return todo
 
 
 def _run_batch(

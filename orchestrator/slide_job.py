@@ -115,12 +115,14 @@ def write_slide_h5(
     path = run.patches_dir / f"{slide.source.stem}.h5"
     attrs = _file_attributes(slide, plan.geometry, settings, run, provenance)
     rows = plan.rows()
-    with CoordsWriter(path, attrs, settings.write_batch) as writer:
+    # With features to compute, the file can be resumed by a later run if this one dies.
+    resumable = extra is not None
+    with CoordsWriter(path, attrs, settings.write_batch, resumable) as writer:
         for start in range(0, len(rows), settings.write_batch):
             stop = start + settings.write_batch
             writer.append(rows[start:stop], plan.tissue_fraction[start:stop])
         if extra is not None:
-            writer.flush()
+            writer.coords_done()
             extra(writer.file, plan)
         writer.commit()
     return path

@@ -240,19 +240,32 @@ FAILING_PLUGIN = PLUGIN.replace(
 ).replace("import torch\n", "import torch\ncalls = []\n", 1)
 
 
-def test_a_run_that_dies_mid_slide_leaves_no_result(tmp_path: Path, synthetic_slide) -> None:
-    plugin = tmp_path / "plugin.py"
-    plugin.write_text(FAILING_PLUGIN)
-    result = process(
-        synthetic_slide.path,
-        tmp_path,
-        "--feature-extractors",
-        "my_encoder",
-        "--feature-plugin",
-        plugin,
-    )
+def test_a_run_that_dies_mid_slide_leaves_no_result_and_the_next_resumes(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    failing, working = tmp_path / "failing.py", tmp_path / "working.py"
+    failing.write_text(FAILING_PLUGIN)
+    working.write_text(PLUGIN)
+    out = tmp_path / "out"
+    # --feature-batch-size 8 (tests.cli): the first batch is written, the second fails.
+    args = ("--feature-extractors", "my_encoder", "--feature-plugin")
+    result = process(synthetic_slide.path, out, *args, failing)
     assert result.exit_code == 1 and "GPU fell off" in result.output
-    assert list((tmp_path / "patches").iterdir()) == []
+    # No result under its final name; a hidden leftover the next run can finish.
+    assert [p.name for p in (out / "patches").iterdir()] == [".synthetic-40x.h5.partial"]
+    resumed = process(synthetic_slide.path, out, *args, working)
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed at patch 8 of" in resumed.output
+    assert [p.name for p in (out / "patches").iterdir()] == ["synthetic-40x.h5"]
+    clean = process(synthetic_slide.path, tmp_path / "clean", *args, working)
+    assert clean.exit_code == 0, clean.output
+    with (
+        h5py.File(out / "patches/synthetic-40x.h5") as a,
+        h5py.File(tmp_path / "clean/patches/synthetic-40x.h5") as b,
+    ):
+        assert np.array_equal(a["coords"][...], b["coords"][...])
+        assert np.array_equal(a["features/my_encoder"][...], b["features/my_encoder"][...])
+        assert a.attrs["num_patches"] == b.attrs["num_patches"] == len(b["coords"])
 
 
 def test_a_failed_addition_keeps_the_existing_file(tmp_path: Path, synthetic_slide) -> None:
