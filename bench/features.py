@@ -34,7 +34,7 @@ from machine import describe_machine  # noqa: E402
 from client.encoder import InProcessEncoders  # noqa: E402
 from encoder_service.registry import EncoderRegistry  # noqa: E402
 from orchestrator.discovery import discover_slides  # noqa: E402
-from orchestrator.features import embed_into  # noqa: E402
+from orchestrator.features import FeaturePass, embed_into  # noqa: E402
 from orchestrator.geometry import plan_geometry  # noqa: E402
 from orchestrator.grid import grid_axes  # noqa: E402
 from orchestrator.patches import PatchReader  # noqa: E402
@@ -134,7 +134,8 @@ def main() -> None:
 
     with h5py.File(workdir / "bench.h5", "w") as h5:
         start = time.perf_counter()
-        embed_into(h5, source, geometry, xy, InProcessEncoders([encoder]), args.batch, cores)
+        work = FeaturePass(source, geometry, xy, InProcessEncoders([encoder]), args.batch, cores)
+        embed_into(h5, work)
         end_to_end_seconds = time.perf_counter() - start
 
     end_to_end = len(xy) / end_to_end_seconds

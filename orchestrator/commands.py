@@ -17,7 +17,8 @@ from client.remote import RemoteEncoders, RemoteSegmenter
 from client.segmenter import InProcessSegmenter, SegmenterClient
 from orchestrator.devices import resolve_device
 from orchestrator.discovery import DiscoveryError, discover_slides
-from orchestrator.features import embed_into
+from orchestrator.features import FeaturePass, embed_into
+from orchestrator.geometry import PatchGeometry
 from orchestrator.h5out import partial_path
 from orchestrator.magnification import load_mpp_csv, mpp_override
 from orchestrator.report import print_summary
@@ -194,16 +195,8 @@ def _feature_writer(
     source: SlideSource, features: FeatureSettings, run: RunSettings
 ) -> ExtraWriter:
     def write(h5: h5py.File, plan: CoordsPlan) -> None:
-        embed_into(
-            h5,
-            source,
-            plan.geometry,
-            plan.xy,
-            features.client_for(features.names),
-            features.batch_size,
-            run.patch_workers,
-            run.show_progress,
-        )
+        encoders = features.client_for(features.names)
+        embed_into(h5, _pass(source, plan.geometry, plan.xy, encoders, features, run))
 
     return write
 
@@ -222,20 +215,24 @@ def add_features(
         with h5py.File(temporary, "r+") as h5:
             coords = h5["coords"][...]
             geometry = reading_geometry(h5, coords)
-            embed_into(
-                h5,
-                source,
-                geometry,
-                coords[:, :2],
-                encoders,
-                features.batch_size,
-                run.patch_workers,
-                run.show_progress,
-            )
+            embed_into(h5, _pass(source, geometry, coords[:, :2], encoders, features, run))
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return len(coords)
+
+
+def _pass(
+    source: SlideSource,
+    geometry: PatchGeometry,
+    xy: np.ndarray,
+    encoders: EncoderClient,
+    features: FeatureSettings,
+    run: RunSettings,
+) -> FeaturePass:
+    return FeaturePass(
+        source, geometry, xy, encoders, features.batch_size, run.patch_workers, run.show_progress
+    )
 
 
 def _save_pictures(

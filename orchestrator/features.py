@@ -7,6 +7,7 @@ import json
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import h5py
 import numpy as np
@@ -22,66 +23,51 @@ FEATURES_GROUP = "features"
 ROWS_DONE = "rows_done"
 
 
-def embed_into(
-    h5: h5py.File,
-    source: SlideSource,
-    geometry: PatchGeometry,
-    xy: np.ndarray,
-    encoders: EncoderClient,
-    batch_size: int,
-    workers: int,
-    show_progress: bool = False,
-) -> list[str]:
+@dataclass(frozen=True)
+class FeaturePass:
+    """One pass over a slide's patches: where they are, who embeds them, how."""
+
+    source: SlideSource
+    geometry: PatchGeometry
+    xy: np.ndarray
+    encoders: EncoderClient
+    batch_size: int
+    workers: int
+    show_progress: bool = False
+
+
+def embed_into(h5: h5py.File, work: FeaturePass) -> list[str]:
     """Write `features/<name>` (N, D) float32 for every encoder; returns the names written."""
-    descriptions = encoders.describe()
+    descriptions = work.encoders.describe()
     group = h5.require_group(FEATURES_GROUP)
     datasets = {}
+    rows = len(work.xy)
     for name, facts in descriptions.items():
         if name in group:
             del group[name]
         dim = int(facts["embedding_dim"])
         datasets[name] = group.create_dataset(
-            name, shape=(len(xy), dim), dtype="float32", chunks=(max(1, min(len(xy), 256)), dim)
+            name, shape=(rows, dim), dtype="float32", chunks=(max(1, min(rows, 256)), dim)
         )
         datasets[name].attrs[ROWS_DONE] = 0
         for key, value in facts.items():
             datasets[name].attrs[key] = (
                 value if isinstance(value, (str, int, float)) else json.dumps(value)
             )
-    _fill(h5, datasets, source, geometry, xy, encoders, batch_size, workers, show_progress, 0)
+    _fill(h5, datasets, work, 0)
     return list(descriptions)
 
 
-def continue_features(
-    h5: h5py.File,
-    source: SlideSource,
-    geometry: PatchGeometry,
-    xy: np.ndarray,
-    encoders: EncoderClient,
-    batch_size: int,
-    workers: int,
-    show_progress: bool = False,
-) -> int:
+def continue_features(h5: h5py.File, work: FeaturePass) -> int:
     """Finish the feature sets an interrupted run left in `h5`, from the first row any of
     them lacks; returns that row."""
-    datasets = {name: h5[FEATURES_GROUP][name] for name in encoders.describe()}
+    datasets = {name: h5[FEATURES_GROUP][name] for name in work.encoders.describe()}
     start = min(int(dataset.attrs.get(ROWS_DONE, 0)) for dataset in datasets.values())
-    _fill(h5, datasets, source, geometry, xy, encoders, batch_size, workers, show_progress, start)
+    _fill(h5, datasets, work, start)
     return start
 
 
-def _fill(
-    h5: h5py.File,
-    datasets: dict[str, h5py.Dataset],
-    source: SlideSource,
-    geometry: PatchGeometry,
-    xy: np.ndarray,
-    encoders: EncoderClient,
-    batch_size: int,
-    workers: int,
-    show_progress: bool,
-    start: int,
-) -> None:
+def _fill(h5: h5py.File, datasets: dict[str, h5py.Dataset], work: FeaturePass, start: int) -> None:
     def write(first: int, rows: dict[str, np.ndarray]) -> None:
         stop = start + first + len(next(iter(rows.values())))
         for name, matrix in rows.items():
@@ -93,7 +79,14 @@ def _fill(
     # Batches start at multiples of batch_size whether resumed or not, so a resumed slide
     # gets exactly the forward passes, and so the numbers, of an uninterrupted run.
     for_each_batch(
-        source, geometry, xy[start:], encoders, write, batch_size, workers, show_progress
+        work.source,
+        work.geometry,
+        work.xy[start:],
+        work.encoders,
+        write,
+        work.batch_size,
+        work.workers,
+        work.show_progress,
     )
 
 

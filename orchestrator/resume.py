@@ -10,7 +10,7 @@ from pathlib import Path
 
 import h5py
 
-from orchestrator.features import FEATURES_GROUP, continue_features
+from orchestrator.features import FEATURES_GROUP, FeaturePass, continue_features
 from orchestrator.h5out import COORDS_COMPLETE, resumable_path
 from orchestrator.magnification import mpp_override
 from orchestrator.reuse import inspect_existing, reading_geometry
@@ -49,8 +49,7 @@ def resume_slide(
         return None
     with h5py.File(partial, "r+") as h5:
         coords = h5["coords"][...]
-        start = continue_features(
-            h5,
+        work = FeaturePass(
             source,
             reading_geometry(h5, coords),
             coords[:, :2],
@@ -59,6 +58,7 @@ def resume_slide(
             run.patch_workers,
             run.show_progress,
         )
+        start = continue_features(h5, work)
     os.replace(partial, final)
     reason = f"resumed at patch {start} of {len(coords)}"
     return SlideResult(source, "done", reason, len(coords), final)
