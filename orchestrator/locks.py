@@ -14,12 +14,12 @@ import os
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 HEARTBEAT_SECONDS = float(os.environ.get("ATLASPATCH_LOCK_HEARTBEAT", "30"))
 STALE_AFTER_SECONDS = float(os.environ.get("ATLASPATCH_LOCK_STALE_AFTER", "300"))
+TAKEOVER_EXPIRES_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class SlideLocks:
         """Take the slide's lock: None when taken, else who holds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{stem}.lock"
-        for _ in range(2):
+        for _ in range(3):
             if self._create(path):
                 with self._guard:
                     self._held.add(path)
@@ -65,14 +65,7 @@ class SlideLocks:
                 continue  # released between our two looks: try again
             if not self._is_stale(holder):
                 return holder
-            # Move the stale lock aside: of several workers taking it over, one rename wins.
-            try:
-                os.rename(path, path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.stale"))
-            except FileNotFoundError:
-                pass
-            else:
-                for leftover in self.folder.glob(f".{path.name}.*.stale"):
-                    leftover.unlink(missing_ok=True)
+            self._take_over(path)
         holder = self._read(path)
         return holder or Holder("?", 0, 0.0)
 
@@ -106,6 +99,26 @@ class SlideLocks:
         with os.fdopen(descriptor, "w") as handle:
             json.dump(owner, handle)
         return True
+
+    def _take_over(self, path: Path) -> None:
+        """Remove a stale lock. The second look and the removal happen while holding
+        `<lock>.takeover`, so two workers taking over at once never remove a lock that one of
+        them has just created."""
+        mutex = path.with_name(f"{path.name}.takeover")
+        try:
+            os.close(os.open(mutex, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            # Another worker is at it; the mutex of one that died doing it expires.
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - mutex.stat().st_mtime > TAKEOVER_EXPIRES_SECONDS:
+                    mutex.unlink()
+            return
+        try:
+            holder = self._read(path)
+            if holder is not None and self._is_stale(holder):
+                path.unlink(missing_ok=True)
+        finally:
+            mutex.unlink(missing_ok=True)
 
     def _read(self, path: Path) -> Holder | None:
         try:

@@ -84,7 +84,38 @@ def test_stale_and_orphaned_locks_are_taken_over(tmp_path: Path) -> None:
         assert locks.acquire("b") is None
         assert locks.acquire("c").host == "node-8"
         assert json.loads(stale.read_text())["pid"] == os.getpid()
-    assert not list(tmp_path.glob("*.stale"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.lock"]  # no takeover leftovers
+
+
+def race_for_a_stale_lock(folder: Path, racers: int = 8) -> int:
+    """How many of `racers` workers, started together, get a stale lock."""
+    import threading
+
+    stale = folder / "a.lock"
+    stale.write_text(json.dumps({"host": "node-7", "pid": 1234}))
+    os.utime(stale, (time.time() - 600, time.time() - 600))
+    workers = [SlideLocks(folder) for _ in range(racers)]
+    start = threading.Barrier(racers)
+    outcomes: list[object] = [None] * racers
+
+    def take(index: int) -> None:
+        start.wait()
+        outcomes[index] = workers[index].acquire("a")
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for locks in workers:
+        locks.close()
+    return sum(outcome is None for outcome in outcomes)
+
+
+def test_of_many_workers_taking_over_a_stale_lock_one_wins(tmp_path: Path) -> None:
+    for _ in range(5):
+        assert race_for_a_stale_lock(tmp_path) == 1
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_force_never_takes_a_slide_a_live_worker_holds(tmp_path: Path, synthetic_slide) -> None:
