@@ -15,7 +15,6 @@ import torch
 
 from encoder_service.batcher import BatchStats, DynamicBatcher
 from encoder_service.encoder import Encoder
-from encoder_service.registry import EncoderRegistry
 
 
 class NotReady(Exception):
@@ -23,7 +22,11 @@ class NotReady(Exception):
 
 
 class EncoderSource(Protocol):
-    """Makes encoders by name: the registry (local models) or Triton (forwarded models)."""
+    """Makes encoders by name: the registry (local models) or Triton (forwarded models).
+    A source that `batches_itself` gets each request at once, many at a time, instead of
+    requests merged here first."""
+
+    batches_itself: bool
 
     def create(self, name: str, device: str, precision: str, weights_dir: Any) -> Encoder: ...
 
@@ -34,7 +37,7 @@ Submit = Callable[[np.ndarray], Awaitable[np.ndarray]]
 class EncoderHandler:
     def __init__(
         self,
-        source: EncoderSource | EncoderRegistry,
+        source: EncoderSource,
         device: str = "cpu",
         default_precision: str = "float32",
         weights_dir: Path | None = None,
@@ -42,10 +45,7 @@ class EncoderHandler:
         max_delay: float = 0.005,
         max_queue: int = 4096,
         stats: BatchStats | None = None,
-        batch_locally: bool = True,
     ):
-        """With `batch_locally` off (a source that batches itself, like Triton), each request
-        is forwarded at once, many at a time, instead of being merged here first."""
         self._source = source
         self._device = device
         self.default_precision = default_precision
@@ -54,9 +54,8 @@ class EncoderHandler:
         self._stats = stats
         # One thread runs every forward pass: a device does one batch at a time anyway.
         # Forwarded requests wait on the network, not the device: many at once.
-        workers = 1 if batch_locally else 32
+        workers = 32 if source.batches_itself else 1
         self._compute = ThreadPoolExecutor(workers, thread_name_prefix="encoder-compute")
-        self._batch_locally = batch_locally
         self._loaded: dict[tuple[str, str], tuple[Encoder, Submit]] = {}
         self._batchers: list[DynamicBatcher] = []
         self._lock = threading.Lock()
@@ -104,7 +103,7 @@ class EncoderHandler:
             writable = patches if patches.flags.writeable else patches.copy()
             return encoder.embed(torch.from_numpy(writable)).numpy()
 
-        if not self._batch_locally:
+        if self._source.batches_itself:
 
             async def forward(patches: np.ndarray) -> np.ndarray:
                 return await asyncio.get_running_loop().run_in_executor(self._compute, run, patches)

@@ -18,6 +18,8 @@ class UnknownEncoder(KeyError):
 
 
 class EncoderRegistry:
+    batches_itself = False  # the encoder service merges requests for these
+
     def __init__(self, specs: list[EncoderSpec] | None = None):
         self._specs = {spec.name: spec for spec in (builtin_specs() if specs is None else specs)}
         self._custom: dict[str, CustomEncoderEntry] = {}

@@ -25,6 +25,8 @@ class TritonModelMismatch(Exception):
 
 
 class TritonEncoders:
+    batches_itself = True  # Triton's dynamic batcher merges the forwarded requests
+
     def __init__(self, url: str, registry: EncoderRegistry, timeout: float = 120.0):
         self.url = url.removeprefix("grpc://")
         self._registry = registry

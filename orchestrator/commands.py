@@ -174,7 +174,7 @@ def run_coordinates(
             return SlideResult(source, "skipped", why, output=path)
         present = [name for name in features.names if name in existing.encoders]
         differs = (
-            feature_mismatch(path, features.client_for(present).describe()) if present else None
+            feature_mismatch(existing, features.client_for(present).describe()) if present else None
         )
         if differs:
             return SlideResult(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import h5py
 
-from orchestrator.features import FEATURES_GROUP, FeaturePass, continue_features
-from orchestrator.h5out import COORDS_COMPLETE, resumable_path
+from orchestrator.features import FeaturePass, continue_features
+from orchestrator.h5out import resumable_path
 from orchestrator.magnification import mpp_override
 from orchestrator.reuse import inspect_existing, reading_geometry
 from orchestrator.runner import SlideResult
@@ -75,13 +75,9 @@ def _unusable(
     existing = inspect_existing(partial, settings, provenance, mpp_override(source, run.mpp_table))
     if existing is None or existing.mismatch:
         return existing.mismatch if existing else "gone"
-    try:
-        with h5py.File(partial, "r") as h5:
-            if not h5.attrs.get(COORDS_COMPLETE):
-                return "its coordinates are incomplete"
-            present = sorted(h5[FEATURES_GROUP].keys()) if FEATURES_GROUP in h5 else []
-    except OSError as exc:
-        return f"unreadable ({exc})"
+    if not existing.coords_complete:
+        return "its coordinates are incomplete"
+    present = sorted(existing.encoders)
     if present != sorted(features.names):
         return f"it holds features {present}, this run asks for {sorted(features.names)}"
     return None

@@ -12,7 +12,11 @@ import numpy as np
 
 from orchestrator.features import FEATURES_GROUP
 from orchestrator.geometry import PatchGeometry
+from orchestrator.h5out import COORDS_COMPLETE
 from orchestrator.settings import CoordsSettings
+
+# What a feature set must share with this run's encoder to be reused.
+FEATURE_FACTS = ("precision", "weights_sha256")
 
 # What decides which patches exist; write_batch and save_images do not.
 COORDINATE_PARAMETERS = (
@@ -30,7 +34,13 @@ CONTENT_FILTER_PARAMETERS = ("white_thresh", "black_thresh")
 class ExistingOutput:
     path: Path
     mismatch: str | None  # why its coordinates cannot be reused, if they cannot
-    encoders: list[str] = field(default_factory=list)  # feature sets it already holds
+    # The feature sets it holds, each with its FEATURE_FACTS.
+    features: dict[str, dict[str, str]] = field(default_factory=dict)
+    coords_complete: bool = False  # set by a run that died while embedding (see resume)
+
+    @property
+    def encoders(self) -> list[str]:
+        return list(self.features)
 
 
 def inspect_existing(
@@ -44,13 +54,18 @@ def inspect_existing(
     try:
         with h5py.File(path, "r") as h5:
             attrs = dict(h5.attrs)
-            encoders = list(h5[FEATURES_GROUP].keys()) if FEATURES_GROUP in h5 else []
+            group = h5.get(FEATURES_GROUP, {})
+            features = {
+                name: {key: str(group[name].attrs.get(key, "")) for key in FEATURE_FACTS}
+                for name in group
+            }
             has_coords = "coords" in h5
     except OSError as exc:
         return ExistingOutput(path, f"the existing file cannot be read ({exc})")
     if not has_coords:
         return ExistingOutput(path, "the existing file has no coords")
-    return ExistingOutput(path, _mismatch(attrs, settings, segmenter, mpp_override), encoders)
+    mismatch = _mismatch(attrs, settings, segmenter, mpp_override)
+    return ExistingOutput(path, mismatch, features, bool(attrs.get(COORDS_COMPLETE, False)))
 
 
 def _mismatch(
@@ -78,19 +93,15 @@ def _mismatch(
     return "; ".join(differences) or None
 
 
-def feature_mismatch(path: Path, wanted: dict[str, dict]) -> str | None:
-    """How the feature sets in `path` differ from the encoders this run would use (weights,
-    precision), or None when they are the same."""
+def feature_mismatch(existing: ExistingOutput, wanted: dict[str, dict]) -> str | None:
+    """How the feature sets already there differ from the encoders this run would use
+    (weights, precision), or None when they are the same."""
     differences = []
-    with h5py.File(path, "r") as h5:
-        for name, facts in wanted.items():
-            stored = h5[FEATURES_GROUP][name].attrs
-            for key in ("precision", "weights_sha256"):
-                there, asked = str(stored.get(key, "")), str(facts.get(key, ""))
-                if there and asked and there != asked:
-                    differences.append(
-                        f"features/{name} {key} {there[:12]} there, {asked[:12]} asked"
-                    )
+    for name, facts in wanted.items():
+        for key in FEATURE_FACTS:
+            there, asked = existing.features[name][key], str(facts.get(key, ""))
+            if there and asked and there != asked:
+                differences.append(f"features/{name} {key} {there[:12]} there, {asked[:12]} asked")
     return "; ".join(differences) or None
 
 

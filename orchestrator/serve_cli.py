@@ -188,11 +188,12 @@ def serve_encoder(**options: Any) -> None:
 
     _logging(options["verbose"])
     settings = _settings(options)
-    triton = options["backend"] == "triton"
+    triton_url = _triton_url(options)
+    triton = triton_url is not None
     device = "cpu" if triton else resolve_device(options["device"])
     precision = options["precision"] or ("" if triton else default_precision(device))
     registry = build_registry(options["feature_plugins"], device, precision or "float32", 4)
-    source = _triton_source(options["triton_url"], registry) if triton else registry
+    source = _triton_source(triton_url, registry) if triton_url else registry
     try:
         server, _ = encoder_server(
             settings,
@@ -204,7 +205,6 @@ def serve_encoder(**options: Any) -> None:
             options["max_batch_size"],
             options["max_queue_delay_ms"],
             options["max_queue"],
-            batch_locally=not triton,
         )
     except _refusals(triton) as exc:  # a missing or refused model: say which, no traceback
         raise click.ClickException(str(exc)) from exc
@@ -221,12 +221,19 @@ def _refusals(triton: bool) -> tuple[type[Exception], ...]:
     return (TritonModelMismatch, UnknownEncoder, NotReady, ValueError)
 
 
-def _triton_source(url: str | None, registry: Any) -> Any:
+def _triton_source(url: str, registry: Any) -> Any:
     from encoder_service.triton_forward import TritonEncoders
 
-    if not url:
-        raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
     return TritonEncoders(url, registry)
+
+
+def _triton_url(options: dict[str, Any]) -> str | None:
+    """Triton's endpoint with --backend triton, else None."""
+    if options["backend"] != "triton":
+        return None
+    if not options["triton_url"]:
+        raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
+    return options["triton_url"]
 
 
 @serve.command("segmenter")
@@ -254,13 +261,9 @@ def serve_segmenter(**options: Any) -> None:
     from segmenter_service.triton_forward import TritonSegmenterError
 
     _logging(options["verbose"])
-    triton_url = None
-    if options["backend"] == "triton":
-        if not options["triton_url"]:
-            raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
-        if options["tissue_model"] != "sam2":
-            raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
-        triton_url = options["triton_url"]
+    triton_url = _triton_url(options)
+    if triton_url and options["tissue_model"] != "sam2":
+        raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
     try:
         server = segmenter_server(
             _settings(options),

@@ -94,7 +94,7 @@ def export_triton(**options: Any) -> None:
     Serve it:   deploy/triton/run-local.sh OUT 8001      (CPU, from the nvidia-pytriton wheel)
     Use it:     atlaspatch serve encoder --backend triton --triton-url 127.0.0.1:8001
     """
-    from encoder_service.registry import UnknownEncoder
+    from encoder_service.registry import EncoderRegistry, UnknownEncoder
     from encoder_service.triton_export import TritonExport, export_encoders
     from encoder_service.weights import WeightsNotFound
 
@@ -114,19 +114,13 @@ def export_triton(**options: Any) -> None:
     )
     out: Path = options["out"]
     try:
-        folders = export_encoders(_registry(), names, out, settings) if names else []
+        folders = export_encoders(EncoderRegistry(), names, out, settings) if names else []
         if options["segmenter"]:
             folders.append(_export_segmenter(options, out, gpu))
     except (UnknownEncoder, WeightsNotFound, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for folder in folders:
         click.echo(f"wrote {folder}")
-
-
-def _registry() -> Any:
-    from encoder_service.registry import EncoderRegistry
-
-    return EncoderRegistry()
 
 
 def _export_segmenter(options: dict[str, Any], out: Path, gpu: bool) -> Path:

@@ -65,9 +65,7 @@ def triton(repository: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def forwarding_encoder(triton: LocalTriton):
     source = TritonEncoders(triton.url, EncoderRegistry())
-    with BackgroundServer(
-        lambda: encoder_server(ServerSettings(), source, [ENCODER], batch_locally=False)[0]
-    ) as server:
+    with BackgroundServer(lambda: encoder_server(ServerSettings(), source, [ENCODER])[0]) as server:
         yield server
 
 

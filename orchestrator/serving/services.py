@@ -26,10 +26,8 @@ def encoder_server(
     max_batch_size: int = 64,
     max_queue_delay_ms: float = 5.0,
     max_queue: int = 4096,
-    batch_locally: bool = True,
 ) -> tuple[ModelServer, EncoderHandler]:
-    """`source` is the encoder registry, or Triton (which batches itself: `batch_locally`
-    off)."""
+    """`source` is the encoder registry, or Triton (which batches itself)."""
     metrics = ServiceMetrics("encoder")
     handler = EncoderHandler(
         source,
@@ -40,7 +38,6 @@ def encoder_server(
         max_queue_delay_ms / 1000,
         max_queue,
         metrics.batch_stats(),
-        batch_locally,
     )
     handler.preload(preload, precision)
     servicer = EncoderServicer(handler, max_patches_per_request=max_queue)
