@@ -12,14 +12,21 @@ import grpc
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+# Our clients never cancel their own calls, so CANCELLED means a server that stopped in the
+# middle of one (shutdown with no grace left); Embed and Segment are safe to send again.
+RETRYABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.CANCELLED,
+)
 
 
 def with_retries(
     call: Callable[[], T], what: str, give_up_after: float = 120.0, first_wait: float = 0.2
 ) -> T:
-    """Retry on UNAVAILABLE (down, restarting) and RESOURCE_EXHAUSTED (queue full) with
-    exponential backoff, for up to `give_up_after` seconds; anything else is final."""
+    """Retry on UNAVAILABLE (down, restarting), CANCELLED (stopped mid-call) and
+    RESOURCE_EXHAUSTED (queue full) with exponential backoff, for up to `give_up_after`
+    seconds; anything else is final."""
     started, wait = time.monotonic(), first_wait
     while True:
         try:

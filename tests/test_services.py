@@ -373,3 +373,23 @@ def test_a_run_survives_an_encoder_restart_and_matches_a_clean_run(
         assert (
             (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
         ).min() >= 0.9999
+
+
+def test_a_call_cancelled_by_a_stopping_server_is_sent_again(encoder_service) -> None:
+    from client.retry import with_retries
+
+    # What the client sees when the server stops in the middle of its call (the restart test
+    # above meets it only when the timing is unlucky).
+    cancelled = grpc.RpcError()
+    cancelled.code = lambda: grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+    attempts: list[int] = []
+
+    def call() -> np.ndarray:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise cancelled
+        response = stub(encoder_service.address).Embed(embed_request(), timeout=60)
+        return wire.embedding_from_proto(response.embeddings[0])
+
+    assert with_retries(call, "test", first_wait=0.01).shape == (3, 1280)
+    assert len(attempts) == 2
