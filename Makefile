@@ -30,6 +30,9 @@ $(TRITON_STAMP): deploy/triton/requirements.txt deploy/triton/model-requirements
 	$(TRITON_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 numpy==1.26.4
 	SAM2_BUILD_CUDA=0 $(TRITON_VENV)/bin/python -m pip install --quiet --no-build-isolation sam2==1.1.0
 	$(TRITON_VENV)/bin/python -m pip install --quiet -r deploy/triton/requirements.txt
+	# Triton's Python backend ignores PYTHONPATH: a .pth file puts this project on its path.
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/proto" > \
+		"$$($(TRITON_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch-project.pth"
 	touch $(TRITON_STAMP)
 
 demo: install
@@ -53,14 +56,14 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy orchestrator segmenter_service encoder_service client
+	$(VENV)/bin/mypy orchestrator segmenter_service encoder_service client proto/atlaspatch_api
 
 bench: install triton-env
 	$(PY) bench/coords.py
 	$(PY) bench/features.py
 	$(PY) bench/serve.py
 
-# Regenerate client/pb/ from proto/atlaspatch/v1/*.proto (a test checks they agree).
+# Regenerate proto/atlaspatch_api/v1/ from proto/atlaspatch/v1/*.proto (a test checks they agree).
 proto: install
 	$(PY) proto/generate.py
 

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
-from orchestrator.discovery import discover_slides  # noqa: E402
-from orchestrator.geometry import plan_geometry  # noqa: E402
-from orchestrator.grid import tissue_grid  # noqa: E402
-from orchestrator.slide import open_slide  # noqa: E402
+from orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
+from orchestrator.coordinates.grid import tissue_grid  # noqa: E402
+from orchestrator.slides.discovery import discover_slides  # noqa: E402
+from orchestrator.slides.slide import open_slide  # noqa: E402
+from orchestrator.slides.thumbnail import read_thumbnail  # noqa: E402
 from orchestrator.synthetic import write_synthetic_slide  # noqa: E402
-from orchestrator.thumbnail import read_thumbnail  # noqa: E402
 from segmenter_service.otsu import segment_tissue  # noqa: E402
 
 cv2.setNumThreads(1)

@@ -31,14 +31,14 @@ import tifffile  # noqa: E402
 import torch  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
-from client.encoder import InProcessEncoders  # noqa: E402
-from encoder_service.registry import EncoderRegistry  # noqa: E402
-from orchestrator.discovery import discover_slides  # noqa: E402
-from orchestrator.features import FeaturePass, embed_into  # noqa: E402
-from orchestrator.geometry import plan_geometry  # noqa: E402
-from orchestrator.grid import grid_axes  # noqa: E402
-from orchestrator.patches import PatchReader  # noqa: E402
-from orchestrator.slide import open_slide  # noqa: E402
+from client.encoder import local_encoders  # noqa: E402
+from orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
+from orchestrator.coordinates.grid import grid_axes  # noqa: E402
+from orchestrator.output.feature_sets import FeatureSets  # noqa: E402
+from orchestrator.pipeline.embedding import embed_patches  # noqa: E402
+from orchestrator.slides.discovery import discover_slides  # noqa: E402
+from orchestrator.slides.patches import PatchReader  # noqa: E402
+from orchestrator.slides.slide import open_slide  # noqa: E402
 from orchestrator.synthetic import write_synthetic_slide  # noqa: E402
 
 
@@ -121,21 +121,20 @@ def main() -> None:
     )
     read_per_second = max(reading_rate(source, geometry, xy, cores, args.batch) for _ in range(3))
 
-    encoder = EncoderRegistry().create(args.encoder, args.device, args.precision)
-    batch = torch.from_numpy(
-        np.random.default_rng(0).integers(0, 255, (args.batch, 256, 256, 3), dtype=np.uint8)
-    )
-    encoder.embed(batch)  # warm-up
+    # The pipeline's own in-process path: the encoder service's handler, without the wire.
+    encoders = local_encoders([args.encoder], args.device, args.precision)
+    batch = np.random.default_rng(0).integers(0, 255, (args.batch, 256, 256, 3), dtype=np.uint8)
+    encoders.embed(batch)  # warm-up
     batches = max(1, args.patches // args.batch // 2)
     start = time.perf_counter()
     for _ in range(batches):
-        encoder.embed(batch)
+        encoders.embed(batch)
     forward_per_second = batches * args.batch / (time.perf_counter() - start)
 
     with h5py.File(workdir / "bench.h5", "w") as h5:
         start = time.perf_counter()
-        work = FeaturePass(source, geometry, xy, InProcessEncoders([encoder]), args.batch, cores)
-        embed_into(h5, work)
+        features = FeatureSets.create(h5, encoders.describe(), len(xy))
+        embed_patches(source, geometry, xy, encoders, features.write, args.batch, cores)
         end_to_end_seconds = time.perf_counter() - start
 
     end_to_end = len(xy) / end_to_end_seconds

@@ -26,8 +26,8 @@ from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from rss import RssSampler  # noqa: E402
 
-from client import wire  # noqa: E402
-from client.pb import encoder_pb2, encoder_pb2_grpc  # noqa: E402
+from atlaspatch_api import wire  # noqa: E402
+from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
 
 
 def main() -> None:

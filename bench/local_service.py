@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from client.health import serving_status
 
 
 def free_port() -> int:
@@ -16,13 +15,9 @@ def free_port() -> int:
 
 
 def wait_until_serving(address: str, timeout: float = 120) -> None:
-    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == 1:
-                return
-        except grpc.RpcError:
-            pass
+        if serving_status(address, timeout=2) == "SERVING":
+            return
         time.sleep(0.5)
     raise TimeoutError(f"no service at {address}")

@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
 from segmenter_service.otsu import OtsuSegmenter  # noqa: E402
-from segmenter_service.sam2_backend import Sam2Segmenter, write_random_checkpoint  # noqa: E402
+from segmenter_service.sam2_backend import Sam2Segmenter  # noqa: E402
+from tests.sam2_checkpoint import write_random_checkpoint  # noqa: E402
 
 
 def seconds_per_thumbnail(segmenter, thumbnails, repeats: int = 2) -> float:

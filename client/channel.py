@@ -7,6 +7,8 @@ from pathlib import Path
 
 import grpc
 
+from atlaspatch_api.errors import InvalidInput
+
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
@@ -23,7 +25,9 @@ class Endpoint:
         tls = url.startswith("grpcs://")
         target = url.split("://", 1)[1] if "://" in url else url
         if not target or ":" not in target:
-            raise ValueError(f"{url!r}: expected host:port, grpc://host:port or grpcs://host:port")
+            raise InvalidInput(
+                f"{url!r}: expected host:port, grpc://host:port or grpcs://host:port"
+            )
         return cls(target.rstrip("/"), tls or ca_cert is not None, token, ca_cert)
 
 

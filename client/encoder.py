@@ -1,19 +1,21 @@
 """The encoders as the pipeline sees them: a batch of uint8 patches in, one float32 matrix
-per encoder out. `InProcessEncoders` runs them here; a gRPC client will satisfy the same
-protocol."""
+per encoder out. `LocalEncoders` calls the encoder service's own handler in this process;
+`RemoteEncoders` (remote.py) calls the service. They differ only by the wire."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 
-from encoder_service.encoder import Encoder
+from encoder_service.handler import EncoderHandler
+from encoder_service.sources import encoder_source
 
 
 class EncoderClient(Protocol):
+    names: list[str]  # the encoders, in the order their results come
     in_flight: int  # batches worth keeping in flight at once
 
     def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
@@ -24,14 +26,25 @@ class EncoderClient(Protocol):
         """Like embed, without waiting; the caller may reuse `patches` at once."""
         ...
 
-    def describe(self) -> dict[str, dict[str, Any]]: ...
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Load the encoders (or find them loaded) and give their facts, by name."""
+        ...
+
+    def only(self, names: list[str]) -> EncoderClient:
+        """The same encoders' client for some of their names."""
+        ...
 
 
-class InProcessEncoders:
+class LocalEncoders:
     in_flight = 1  # the work happens in submit itself
 
-    def __init__(self, encoders: list[Encoder]):
-        self._encoders = encoders
+    def __init__(self, handler: EncoderHandler, names: list[str], precision: str = ""):
+        self._handler = handler
+        self.names = names
+        self._precision = precision
+
+    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(self._handler.embed_now(self.names, self._precision, patches))
 
     def submit(self, patches: np.ndarray) -> Future:
         done: Future = Future()
@@ -41,9 +54,25 @@ class InProcessEncoders:
             done.set_exception(exc)
         return done
 
-    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
-        batch = torch.from_numpy(np.ascontiguousarray(patches))
-        return {encoder.name: encoder.embed(batch).numpy() for encoder in self._encoders}
-
     def describe(self) -> dict[str, dict[str, Any]]:
-        return {encoder.name: encoder.describe() for encoder in self._encoders}
+        facts = self._handler.load(self.names, self._precision)
+        return dict(zip(self.names, facts, strict=True))
+
+    def only(self, names: list[str]) -> LocalEncoders:
+        return LocalEncoders(self._handler, names, self._precision)
+
+
+def local_encoders(
+    names: list[str],
+    device: str,
+    precision: str = "",
+    weights_dir: Path | None = None,
+    plugins: tuple[Path, ...] = (),
+    plugin_workers: int = 1,
+) -> LocalEncoders:
+    """`names` loaded in this process on `device` (cuda falls back to the CPU), at
+    `precision` ("": the default for the device)."""
+    source, device = encoder_source(plugins, device, precision, plugin_workers)
+    handler = EncoderHandler(source, device, precision, weights_dir)
+    handler.preload(names)
+    return LocalEncoders(handler, names, precision)

@@ -1,4 +1,5 @@
-"""Calling a service again when it is away for a while (restarting, rolling out)."""
+"""Calling a service again when it is away for a while (restarting, rolling out), and its
+final answer as one of the API's errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
+
+from atlaspatch_api.errors import error_for_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,3 +41,13 @@ def with_retries(
             log.warning("%s: %s, retrying in %.1fs", what, code.name, wait)
             time.sleep(wait)
             wait = min(wait * 2, 5.0)
+
+
+def call_service(call: Callable[[], T], what: str) -> T:
+    """`call` with retries; a final failure as the API error of its status, naming `what`."""
+    try:
+        return with_retries(call, what)
+    except grpc.RpcError as error:
+        code = error.code().name  # type: ignore[attr-defined]
+        details = error.details()  # type: ignore[attr-defined]
+        raise error_for_status(code, f"{what}: {code}: {details}") from error

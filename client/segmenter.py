@@ -1,16 +1,17 @@
 """The segmenter as the pipeline sees it: thumbnails in, tissue masks out.
 
-`InProcessSegmenter` calls a backend directly; a remote client over gRPC will satisfy the
-same protocol, so the pipeline never knows which one it has.
+`LocalSegmenter` calls the segmenter service's own handler in this process; `RemoteSegmenter`
+(remote.py) calls the service. They differ only by the wire.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from segmenter_service.backend import SegmenterBackend
+from segmenter_service.handler import SegmenterHandler, build_segmenter_handler
 
 
 class SegmenterClient(Protocol):
@@ -19,18 +20,16 @@ class SegmenterClient(Protocol):
     def provenance(self) -> dict[str, str]: ...
 
 
-class InProcessSegmenter:
-    def __init__(self, backend: SegmenterBackend):
-        self._backend = backend
+class LocalSegmenter:
+    def __init__(self, handler: SegmenterHandler):
+        self._handler = handler
 
     def segment(self, thumbnails: list[np.ndarray]) -> list[np.ndarray]:
-        masks = self._backend.segment(thumbnails)
-        for thumbnail, mask in zip(thumbnails, masks, strict=True):
-            if mask.shape != thumbnail.shape[:2]:
-                raise RuntimeError(
-                    f"segmenter returned a {mask.shape} mask for a {thumbnail.shape[:2]} thumbnail"
-                )
-        return [m.astype(bool) for m in masks]
+        return self._handler.segment(self._handler.model, thumbnails)
 
     def provenance(self) -> dict[str, str]:
-        return self._backend.provenance()
+        return self._handler.provenance()
+
+
+def local_segmenter(model: str, device: str, checkpoint: Path | None = None) -> LocalSegmenter:
+    return LocalSegmenter(build_segmenter_handler(model, device, checkpoint))

@@ -14,11 +14,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
+from atlaspatch_api.errors import Exhausted
 
-class QueueFull(Exception):
+
+class QueueFull(Exhausted):
     pass
 
 
@@ -29,12 +32,20 @@ class _Waiting:
     arrived: float = field(default_factory=time.perf_counter)
 
 
-@dataclass
-class BatchStats:
-    """Called after each forward pass: (patches in batch, requests merged, queue s, compute s)."""
+class BatchObserver(Protocol):
+    """Told of each forward pass and of the queue's length (the service's metrics)."""
 
-    observe: Callable[[int, int, float, float], None] = lambda *_: None
-    queue_length: Callable[[int], None] = lambda _: None
+    def batch(self, patches: int, requests: int, queued: float, compute: float) -> None: ...
+
+    def queue_length(self, patches: int) -> None: ...
+
+
+class _Unobserved:
+    def batch(self, patches: int, requests: int, queued: float, compute: float) -> None:
+        pass
+
+    def queue_length(self, patches: int) -> None:
+        pass
 
 
 class DynamicBatcher:
@@ -45,14 +56,14 @@ class DynamicBatcher:
         max_batch_size: int = 64,
         max_delay: float = 0.005,
         max_queue: int = 4096,
-        stats: BatchStats | None = None,
+        observer: BatchObserver | None = None,
     ):
         self._run = run
         self._executor = executor
         self._max_batch = max(1, max_batch_size)
         self._max_delay = max_delay
         self._max_queue = max_queue
-        self._stats = stats or BatchStats()
+        self._observer = observer or _Unobserved()
         self._queue: deque[_Waiting] = deque()
         self._queued_patches = 0
         self._arrival = asyncio.Event()
@@ -69,7 +80,7 @@ class DynamicBatcher:
         waiting = _Waiting(patches, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
         self._queued_patches += len(patches)
-        self._stats.queue_length(self._queued_patches)
+        self._observer.queue_length(self._queued_patches)
         self._arrival.set()
         return await waiting.future
 
@@ -98,7 +109,7 @@ class DynamicBatcher:
                     if not waiting.future.done():
                         waiting.future.set_exception(exc)
                 continue
-            self._stats.observe(len(merged), len(batch), queued, time.perf_counter() - started)
+            self._observer.batch(len(merged), len(batch), queued, time.perf_counter() - started)
             start = 0
             for waiting in batch:
                 stop = start + len(waiting.patches)
@@ -134,5 +145,5 @@ class DynamicBatcher:
                 kept.append(waiting)
         self._queue = kept
         self._queued_patches -= total
-        self._stats.queue_length(self._queued_patches)
+        self._observer.queue_length(self._queued_patches)
         return batch

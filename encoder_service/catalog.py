@@ -19,6 +19,7 @@ HOPTIMUS_MEAN = (0.707223, 0.578729, 0.703617)
 HOPTIMUS_STD = (0.211883, 0.230117, 0.177517)
 
 # Layers that timm's plain ViT builders take as arguments; build.py turns the names into classes.
+GIANT_REG4 = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": False}
 SWIGLU = {"mlp_layer": "timm.layers.SwiGLUPacked", "act_layer": "torch.nn.SiLU"}
 
 
@@ -46,6 +47,19 @@ def _clip(name: str, dim: int, timm_name: str, input_size: int = 224) -> Encoder
         std=CLIP_STD,
         model_kwargs={"num_classes": dim},
         license="mit",
+    )
+
+
+def _gated(name: str, dim: int, architecture: str, repo: str, license: str, **facts) -> EncoderSpec:
+    """A pathology foundation model whose timm checkpoint is gated on the hub."""
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=architecture,
+        weights=HubWeights(repo, ("pytorch_model.bin",), gated=True),
+        family="pathology",
+        license=license,
+        **facts,
     )
 
 
@@ -130,22 +144,23 @@ def pathology_specs() -> list[EncoderSpec]:
         "dynamic_img_size": True,
         **SWIGLU,
     }
-    giant_reg4 = {"img_size": 224, "init_values": 1e-5, "num_classes": 0, "dynamic_img_size": False}
+    h_optimus = {"model_kwargs": GIANT_REG4, "mean": HOPTIMUS_MEAN, "std": HOPTIMUS_STD}
+    virchow_pooling = {"pooling": "cls_and_mean"}
     return [
-        EncoderSpec(
-            name="uni_v1",
-            embedding_dim=1024,
-            architecture="vit_large_patch16_224",
-            weights=HubWeights("MahmoodLab/UNI", ("pytorch_model.bin",), gated=True),
+        _gated(
+            "uni_v1",
+            1024,
+            "vit_large_patch16_224",
+            "MahmoodLab/UNI",
+            "cc-by-nc-nd-4.0",
             model_kwargs=vit_l,
-            family="pathology",
-            license="cc-by-nc-nd-4.0",
         ),
-        EncoderSpec(
-            name="uni_v2",
-            embedding_dim=1536,
-            architecture="vit_giant_patch14_224",
-            weights=HubWeights("MahmoodLab/UNI2-h", ("pytorch_model.bin",), gated=True),
+        _gated(
+            "uni_v2",
+            1536,
+            "vit_giant_patch14_224",
+            "MahmoodLab/UNI2-h",
+            "cc-by-nc-nd-4.0",
             model_kwargs={
                 "img_size": 224,
                 "patch_size": 14,
@@ -160,60 +175,49 @@ def pathology_specs() -> list[EncoderSpec]:
                 "dynamic_img_size": True,
                 **SWIGLU,
             },
-            family="pathology",
-            license="cc-by-nc-nd-4.0",
         ),
-        EncoderSpec(
-            name="virchow",
-            embedding_dim=2560,
-            architecture="vit_huge_patch14_224",
-            weights=HubWeights("paige-ai/Virchow", ("pytorch_model.bin",), gated=True),
+        _gated(
+            "virchow",
+            2560,
+            "vit_huge_patch14_224",
+            "paige-ai/Virchow",
+            "apache-2.0",
             model_kwargs=virchow,
-            pooling="cls_and_mean",
             prefix_tokens=1,
-            family="pathology",
-            license="apache-2.0",
+            **virchow_pooling,
         ),
-        EncoderSpec(
-            name="virchow2",
-            embedding_dim=2560,
-            architecture="vit_huge_patch14_224",
-            weights=HubWeights("paige-ai/Virchow2", ("pytorch_model.bin",), gated=True),
+        _gated(
+            "virchow2",
+            2560,
+            "vit_huge_patch14_224",
+            "paige-ai/Virchow2",
+            "cc-by-nc-nd-4.0",
             model_kwargs={**virchow, "reg_tokens": 4},
-            pooling="cls_and_mean",
             prefix_tokens=5,
-            family="pathology",
-            license="cc-by-nc-nd-4.0",
+            **virchow_pooling,
         ),
-        EncoderSpec(
-            name="prov_gigapath",
-            embedding_dim=1536,
-            architecture="vit_giant_patch14_dinov2",
-            weights=HubWeights("prov-gigapath/prov-gigapath", ("pytorch_model.bin",), gated=True),
+        _gated(
+            "prov_gigapath",
+            1536,
+            "vit_giant_patch14_dinov2",
+            "prov-gigapath/prov-gigapath",
+            "apache-2.0",
             model_kwargs={"img_size": 224, "num_classes": 0, "init_values": 1e-5},
-            family="pathology",
-            license="apache-2.0",
         ),
-        EncoderSpec(
-            name="h_optimus_0",
-            embedding_dim=1536,
-            architecture="vit_giant_patch14_reg4_dinov2",
-            weights=HubWeights("bioptimus/H-optimus-0", ("pytorch_model.bin",), gated=True),
-            model_kwargs=giant_reg4,
-            mean=HOPTIMUS_MEAN,
-            std=HOPTIMUS_STD,
-            family="pathology",
-            license="apache-2.0",
+        _gated(
+            "h_optimus_0",
+            1536,
+            "vit_giant_patch14_reg4_dinov2",
+            "bioptimus/H-optimus-0",
+            "apache-2.0",
+            **h_optimus,
         ),
-        EncoderSpec(
-            name="h_optimus_1",
-            embedding_dim=1536,
-            architecture="vit_giant_patch14_reg4_dinov2",
-            weights=HubWeights("bioptimus/H-optimus-1", ("pytorch_model.bin",), gated=True),
-            model_kwargs=giant_reg4,
-            mean=HOPTIMUS_MEAN,
-            std=HOPTIMUS_STD,
-            family="pathology",
-            license="cc-by-nc-nd-4.0",
+        _gated(
+            "h_optimus_1",
+            1536,
+            "vit_giant_patch14_reg4_dinov2",
+            "bioptimus/H-optimus-1",
+            "cc-by-nc-nd-4.0",
+            **h_optimus,
         ),
     ]

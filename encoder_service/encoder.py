@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
+from atlaspatch_api.errors import InvalidInput
+from encoder_service.precision import DTYPES
 from encoder_service.spec import EncoderSpec
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 class Encoder(Protocol):
@@ -40,7 +40,7 @@ class TimmEncoder:
         weights_origin: str,
     ):
         if precision not in spec.precisions:
-            raise ValueError(f"{spec.name} does not support {precision}")
+            raise InvalidInput(f"{spec.name} does not support {precision}")
         self.spec = spec
         self.name = spec.name
         self.embedding_dim = spec.embedding_dim

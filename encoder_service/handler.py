@@ -1,5 +1,9 @@
-"""The encoder service's logic, free of gRPC: load encoders, batch requests across clients,
-run them. The servicer converts messages; the in-process client never needs this class."""
+"""The encoder service's logic, free of gRPC: check requests, load encoders (once per name and
+precision), batch requests across clients, run them.
+
+The servicer converts messages and calls `load` and `embed`; the in-process adapter calls
+`load` and `embed_now`. Both go through the same checks, default precision and cache.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,20 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from encoder_service.batcher import BatchStats, DynamicBatcher
+from atlaspatch_api.errors import InvalidInput, Unavailable
+from encoder_service.batcher import BatchObserver, DynamicBatcher
 from encoder_service.encoder import Encoder
+from encoder_service.precision import checked_precision
 
 
-class NotReady(Exception):
+class NotReady(Unavailable):
     pass
 
 
@@ -28,7 +35,22 @@ class EncoderSource(Protocol):
 
     batches_itself: bool
 
+    def default_precision(self, device: str) -> str:
+        """The precision of a request that names none ("" where each model has its own)."""
+        ...
+
     def create(self, name: str, device: str, precision: str, weights_dir: Any) -> Encoder: ...
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Cross-client batching: at most `max_batch_size` patches per forward pass, a request
+    waits at most `max_delay` s for others, at most `max_queue` patches wait (one request
+    included)."""
+
+    max_batch_size: int = 64
+    max_delay: float = 0.005
+    max_queue: int = 4096
 
 
 Submit = Callable[[np.ndarray], Awaitable[np.ndarray]]
@@ -39,19 +61,19 @@ class EncoderHandler:
         self,
         source: EncoderSource,
         device: str = "cpu",
-        default_precision: str = "float32",
+        default_precision: str | None = None,
         weights_dir: Path | None = None,
-        max_batch_size: int = 64,
-        max_delay: float = 0.005,
-        max_queue: int = 4096,
-        stats: BatchStats | None = None,
+        batching: Batching | None = None,
+        observer: BatchObserver | None = None,
+        max_patches_per_request: int | None = None,
     ):
         self._source = source
         self._device = device
-        self.default_precision = default_precision
+        self.default_precision = default_precision or source.default_precision(device)
         self._weights_dir = weights_dir
-        self._batching = (max_batch_size, max_delay, max_queue)
-        self._stats = stats
+        self._batching = batching or Batching()
+        self._observer = observer
+        self._max_patches = max_patches_per_request
         # One thread runs every forward pass: a device does one batch at a time anyway.
         # Forwarded requests wait on the network, not the device: many at once.
         workers = 32 if source.batches_itself else 1
@@ -61,26 +83,40 @@ class EncoderHandler:
         self._lock = threading.Lock()
         self.ready = False
 
-    def preload(self, names: list[str], precision: str | None = None) -> None:
+    def preload(self, names: list[str], precision: str = "") -> None:
+        """Load `names` before the first request; the handler is ready after it."""
         for name in names:
-            self._get(name, precision or self.default_precision)
+            self._get(name, self._precision(precision))
         self.ready = True
+
+    def load(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
+        """Load `names` at `precision` (or find them loaded); their facts, in order."""
+        self._check_ready()
+        precision = self._precision(precision)
+        return [self._get(name, precision)[0].describe() for name in self._checked(names)]
+
+    def embed_now(
+        self, names: list[str], precision: str, patches: np.ndarray
+    ) -> list[tuple[str, np.ndarray]]:
+        """`embed` on the calling thread, without batching across callers (in process)."""
+        entries = self._entries(names, precision, patches)
+        return [(encoder.name, _run(encoder, patches)) for encoder, _ in entries]
 
     async def embed(
         self, names: list[str], precision: str, patches: np.ndarray
     ) -> list[tuple[str, np.ndarray]]:
-        if not self.ready:
-            raise NotReady("the encoder service is still loading its models")
-        precision = precision or self.default_precision
+        """(B, H, W, 3) uint8 -> [(name, (B, D) float32)] in the order of `names`, batched
+        with other callers' requests."""
         loop = asyncio.get_running_loop()
         # Loading reads weights from disk: off the event loop.
-        entries = [await loop.run_in_executor(None, self._get, name, precision) for name in names]
+        entries = await loop.run_in_executor(None, self._entries, names, precision, patches)
         results = await asyncio.gather(*(submit(patches) for _, submit in entries))
         return [
             (encoder.name, matrix) for (encoder, _), matrix in zip(entries, results, strict=True)
         ]
 
     def describe(self) -> list[dict[str, Any]]:
+        """Every encoder loaded, at every precision."""
         with self._lock:
             return [encoder.describe() for encoder, _ in self._loaded.values()]
 
@@ -88,6 +124,38 @@ class EncoderHandler:
         for batcher in list(self._batchers):
             await batcher.close()
         self._compute.shutdown(wait=False)
+
+    def _entries(
+        self, names: list[str], precision: str, patches: np.ndarray
+    ) -> list[tuple[Encoder, Submit]]:
+        self._check_ready()
+        self._check_patches(patches)
+        precision = self._precision(precision)
+        return [self._get(name, precision) for name in self._checked(names)]
+
+    def _check_ready(self) -> None:
+        if not self.ready:
+            raise NotReady("the encoder service is still loading its models")
+
+    def _check_patches(self, patches: np.ndarray) -> None:
+        if patches.dtype != np.uint8 or patches.ndim != 4 or patches.shape[3] != 3:
+            raise InvalidInput(f"patches must be (n, h, w, 3) uint8, not {patches.shape}")
+        if 0 in patches.shape:
+            raise InvalidInput("an empty patch batch")
+        if self._max_patches is not None and len(patches) > self._max_patches:
+            raise InvalidInput(
+                f"{len(patches)} patches in one request; at most {self._max_patches}"
+            )
+
+    def _checked(self, names: list[str]) -> list[str]:
+        if not names:
+            raise InvalidInput("name at least one encoder")
+        return names
+
+    def _precision(self, precision: str) -> str:
+        precision = precision or self.default_precision
+        # "" is left to the source (a Triton model runs its own precision).
+        return checked_precision(precision) if precision else precision
 
     def _get(self, name: str, precision: str) -> tuple[Encoder, Submit]:
         key = (name, precision)
@@ -98,18 +166,27 @@ class EncoderHandler:
             return self._loaded[key]
 
     def _submitter(self, encoder: Encoder) -> Submit:
-        def run(patches: np.ndarray) -> np.ndarray:
-            # Bytes from the wire are read-only; torch wants memory it may write.
-            writable = patches if patches.flags.writeable else patches.copy()
-            return encoder.embed(torch.from_numpy(writable)).numpy()
-
         if self._source.batches_itself:
 
             async def forward(patches: np.ndarray) -> np.ndarray:
-                return await asyncio.get_running_loop().run_in_executor(self._compute, run, patches)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._compute, _run, encoder, patches)
 
             return forward
-        max_batch, delay, queue = self._batching
-        batcher = DynamicBatcher(run, self._compute, max_batch, delay, queue, self._stats)
+        batching = self._batching
+        batcher = DynamicBatcher(
+            lambda patches: _run(encoder, patches),
+            self._compute,
+            batching.max_batch_size,
+            batching.max_delay,
+            batching.max_queue,
+            self._observer,
+        )
         self._batchers.append(batcher)
         return batcher.submit
+
+
+def _run(encoder: Encoder, patches: np.ndarray) -> np.ndarray:
+    # Bytes from the wire are read-only; torch wants memory it may write.
+    writable = patches if patches.flags.writeable else patches.copy()
+    return encoder.embed(torch.from_numpy(np.ascontiguousarray(writable))).numpy()

@@ -7,11 +7,26 @@ from pathlib import Path
 
 import torch
 
+from atlaspatch_api.errors import Refused
+from encoder_service.precision import DTYPES
 from encoder_service.registry import EncoderRegistry
 
 
-class PluginError(Exception):
+class PluginError(Refused):
     pass
+
+
+def registry_with_plugins(
+    plugins: tuple[Path, ...] | list[Path], device: str, precision: str, num_workers: int
+) -> EncoderRegistry:
+    """The built-in encoders and those the plugin files register."""
+    registry = EncoderRegistry()
+    for plugin in plugins:
+        try:
+            load_plugin(plugin, registry, device, DTYPES[precision], num_workers)
+        except ValueError as exc:  # e.g. a name registered twice
+            raise PluginError(f"{plugin}: {exc}") from exc
+    return registry
 
 
 def load_plugin(

@@ -5,16 +5,17 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from atlaspatch_api.errors import InvalidInput, NotFound
 from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
-from encoder_service.encoder import DTYPES, Encoder, TimmEncoder
+from encoder_service.encoder import Encoder, TimmEncoder
+from encoder_service.precision import DTYPES, checked_precision, default_precision
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import resolve_weights
 
 
-class UnknownEncoder(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
+class UnknownEncoder(NotFound):
+    pass
 
 
 class EncoderRegistry:
@@ -23,6 +24,9 @@ class EncoderRegistry:
     def __init__(self, specs: list[EncoderSpec] | None = None):
         self._specs = {spec.name: spec for spec in (builtin_specs() if specs is None else specs)}
         self._custom: dict[str, CustomEncoderEntry] = {}
+
+    def default_precision(self, device: str) -> str:
+        return default_precision(device)
 
     def names(self) -> list[str]:
         return [*self._specs, *self._custom]
@@ -35,7 +39,7 @@ class EncoderRegistry:
 
     def register_custom(self, entry: CustomEncoderEntry) -> None:
         if entry.name in self._specs or entry.name in self._custom:
-            raise ValueError(f"an encoder named {entry.name!r} is already registered")
+            raise InvalidInput(f"an encoder named {entry.name!r} is already registered")
         self._custom[entry.name] = entry
 
     def embedding_dim(self, name: str) -> int:
@@ -54,8 +58,7 @@ class EncoderRegistry:
         weights_dir: Path | None = None,
         allow_download: bool = True,
     ) -> Encoder:
-        if precision not in DTYPES:
-            raise ValueError(f"precision {precision!r}: use one of {', '.join(DTYPES)}")
+        checked_precision(precision)
         custom = self._custom.get(name)
         if custom is not None:
             return CustomEncoder(custom, device, precision, DTYPES[precision])

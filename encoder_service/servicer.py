@@ -2,46 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import grpc
 
-from client import wire
-from client.pb import encoder_pb2, encoder_pb2_grpc
+from atlaspatch_api import wire
+from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
 from encoder_service.handler import EncoderHandler
 
 
 class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
-    def __init__(self, handler: EncoderHandler, max_patches_per_request: int = 4096):
+    def __init__(self, handler: EncoderHandler):
         self._handler = handler
-        self._max_patches = max_patches_per_request
 
     async def Embed(
         self, request: encoder_pb2.EmbedRequest, context: grpc.aio.ServicerContext
     ) -> encoder_pb2.EmbedResponse:
-        if not request.encoders:
-            raise wire.InvalidInput("name at least one encoder")
-        patches = wire.patches_from_proto(request.patches, self._max_patches)
+        patches = wire.patches_from_proto(request.patches)
         results = await self._handler.embed(list(request.encoders), request.precision, patches)
         return encoder_pb2.EmbedResponse(
             embeddings=[wire.embedding_to_proto(name, matrix) for name, matrix in results]
         )
 
+    async def Load(
+        self, request: encoder_pb2.LoadRequest, context: grpc.aio.ServicerContext
+    ) -> encoder_pb2.LoadResponse:
+        # Loading reads weights from disk: off the event loop.
+        facts = await asyncio.get_running_loop().run_in_executor(
+            None, self._handler.load, list(request.encoders), request.precision
+        )
+        return encoder_pb2.LoadResponse(encoders=[_info(f) for f in facts])
+
     async def ListEncoders(
         self, request: encoder_pb2.ListEncodersRequest, context: grpc.aio.ServicerContext
     ) -> encoder_pb2.ListEncodersResponse:
-        infos = []
-        for facts in self._handler.describe():
-            infos.append(
-                encoder_pb2.EncoderInfo(
-                    name=facts["encoder"],
-                    embedding_dim=int(facts["embedding_dim"]),
-                    input_size=int(facts.get("preprocessing", {}).get("input_size", 0))
-                    if isinstance(facts.get("preprocessing"), dict)
-                    else 0,
-                    weights_sha256=facts.get("weights_sha256", ""),
-                    precision=facts.get("precision", ""),
-                    description_json=json.dumps(facts, sort_keys=True, default=str),
-                )
-            )
-        return encoder_pb2.ListEncodersResponse(encoders=infos)
+        return encoder_pb2.ListEncodersResponse(
+            encoders=[_info(facts) for facts in self._handler.describe()]
+        )
+
+
+def _info(facts: dict[str, Any]) -> encoder_pb2.EncoderInfo:
+    preprocessing = facts.get("preprocessing")
+    input_size = preprocessing.get("input_size", 0) if isinstance(preprocessing, dict) else 0
+    return encoder_pb2.EncoderInfo(
+        name=facts["encoder"],
+        embedding_dim=int(facts["embedding_dim"]),
+        input_size=int(input_size),
+        weights_sha256=facts.get("weights_sha256", ""),
+        precision=facts.get("precision", ""),
+        description_json=json.dumps(facts, sort_keys=True, default=str),
+    )

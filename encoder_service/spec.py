@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from encoder_service.precision import PRECISIONS
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PRECISIONS = ("float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)

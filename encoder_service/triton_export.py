@@ -19,6 +19,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from atlaspatch_api.errors import InvalidInput
 from encoder_service.registry import EncoderRegistry
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import WeightsNotFound, resolve_weights
@@ -47,7 +48,7 @@ def export_encoders(
 ) -> list[Path]:
     """Write one model folder per encoder under `out`; returns the folders."""
     if options.variant not in VARIANTS:
-        raise ValueError(f"variant {options.variant!r}: use one of {', '.join(VARIANTS)}")
+        raise InvalidInput(f"variant {options.variant!r}: use one of {', '.join(VARIANTS)}")
     specs = [_builtin_spec(registry, name) for name in names]
     written = []
     for spec in specs:
@@ -106,7 +107,7 @@ def _builtin_spec(registry: EncoderRegistry, name: str) -> EncoderSpec:
     registry.embedding_dim(name)  # an unknown name raises, with suggestions
     spec = registry.spec(name)
     if spec is None:
-        raise ValueError(
+        raise InvalidInput(
             f"{name} is a plugin encoder; only built-in encoders can be exported to Triton"
         )
     return spec

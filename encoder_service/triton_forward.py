@@ -16,11 +16,13 @@ import torch
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
+from atlaspatch_api.errors import InvalidInput, Refused
+from atlaspatch_api.hosting.triton import triton_error
 from encoder_service.handler import NotReady
 from encoder_service.registry import EncoderRegistry, UnknownEncoder
 
 
-class TritonModelMismatch(Exception):
+class TritonModelMismatch(Refused):
     """A Triton model that is not what its name says (wrong tensors, dimension or encoder)."""
 
 
@@ -38,6 +40,9 @@ class TritonEncoders:
         if not hasattr(self._local, "client"):
             self._local.client = triton.InferenceServerClient(self.url)
         return self._local.client
+
+    def default_precision(self, device: str) -> str:
+        return ""  # each model runs the precision it was exported with
 
     def create(
         self, name: str, device: str = "", precision: str = "", weights_dir: Any = None
@@ -57,7 +62,7 @@ class TritonEncoders:
         if problems:
             raise TritonModelMismatch(f"Triton model {name!r}: " + "; ".join(problems))
         if precision and facts.get("precision") and precision != facts["precision"]:
-            raise ValueError(
+            raise InvalidInput(
                 f"precision {precision!r}: Triton model {name!r} runs {facts['precision']}"
             )
         return TritonEncoder(self, name, metadata, facts, config.max_batch_size, self._timeout)
@@ -149,10 +154,13 @@ class TritonEncoder:
     def _infer(self, array: np.ndarray) -> np.ndarray:
         request = triton.InferInput(self._input, list(array.shape), "UINT8")
         request.set_data_from_numpy(np.ascontiguousarray(array, dtype=np.uint8))
-        result = self._source.client().infer(
-            self.name,
-            [request],
-            outputs=[triton.InferRequestedOutput(self._output)],
-            client_timeout=self._timeout,
-        )
+        try:
+            result = self._source.client().infer(
+                self.name,
+                [request],
+                outputs=[triton.InferRequestedOutput(self._output)],
+                client_timeout=self._timeout,
+            )
+        except InferenceServerException as exc:
+            raise triton_error(exc) from exc
         return result.as_numpy(self._output).astype(np.float32)  # a copy torch may write

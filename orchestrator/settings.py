@@ -1,18 +1,27 @@
-"""Typed settings of a run, built once from the command line."""
+"""Typed settings of a run, built once from the command line: each field is the option of
+the same name (`settings_from`), so no option is mapped by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from client.encoder import EncoderClient
+from client.encoder import EncoderClient
+
+T = TypeVar("T")
+
+
+def settings_from(cls: type[T], options: dict[str, Any], **more: Any) -> T:
+    """`cls` built from the parsed options named like its fields (and `more`)."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in options.items() if k in names}, **more)
 
 
 @dataclass(frozen=True)
 class CoordsSettings:
+    """What decides which patches a slide gets (and how they are written)."""
+
     patch_size: int
     target_magnification: float
     step_size: int | None = None
@@ -29,23 +38,25 @@ class CoordsSettings:
 
 
 @dataclass(frozen=True)
-class VisualSettings:
-    mask: bool = False
-    contours: bool = False
-    grids: bool = False
-
-
-@dataclass(frozen=True)
 class RunSettings:
+    """Where results go and how a run over many slides behaves."""
+
     output: Path
     seg_batch_size: int = 1
     patch_workers: int = 1
     max_open_slides: int = 200
+    tissue_thresh: float = 0.0
     skip_existing: bool = False
     force: bool = False
     mpp_table: dict[str, float] = field(default_factory=dict)
-    visual: VisualSettings = VisualSettings()
-    show_progress: bool = True
+    visualize_mask: bool = False
+    visualize_contours: bool = False
+    visualize_grids: bool = False
+    verbose: bool = False
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.verbose  # debug logs and a progress bar do not mix
 
     @property
     def patches_dir(self) -> Path:
@@ -62,7 +73,11 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    names: list[str]  # encoders, in the order asked for
-    # A client for some of those names: in-process encoders or a remote service.
-    client_for: Callable[[list[str]], EncoderClient]
-    batch_size: int = 32
+    """Who embeds the patches (in process or a service) and how many at a time."""
+
+    encoders: EncoderClient
+    feature_batch_size: int = 32
+
+    @property
+    def names(self) -> list[str]:
+        return self.encoders.names

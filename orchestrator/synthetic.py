@@ -72,20 +72,10 @@ def draw_scene(shape: tuple[int, int], seed: int = 0, pens: bool = True) -> np.n
         )
     if pens:
         thickness = max(2, int(0.012 * unit))
-        cv2.line(
-            labels,
-            (int(0.05 * width), int(0.08 * height)),
-            (int(0.40 * width), int(0.05 * height)),
-            GREEN_PEN,
-            thickness,
-        )
-        cv2.line(
-            labels,
-            (int(0.85 * width), int(0.95 * height)),
-            (int(0.97 * width), int(0.60 * height)),
-            BLUE_PEN,
-            thickness,
-        )
+        strokes = (((0.05, 0.08), (0.40, 0.05), GREEN_PEN), ((0.85, 0.95), (0.97, 0.60), BLUE_PEN))
+        for (x0, y0), (x1, y1), pen in strokes:
+            start, end = (int(x0 * width), int(y0 * height)), (int(x1 * width), int(y1 * height))
+            cv2.line(labels, start, end, pen, thickness)
         cv2.ellipse(
             labels,
             (int(0.88 * width), int(0.85 * height)),

@@ -7,6 +7,12 @@ from typing import Protocol
 
 import numpy as np
 
+from atlaspatch_api.errors import NotFound
+
+
+class UnknownModel(NotFound):
+    pass
+
 
 class SegmenterBackend(Protocol):
     name: str
@@ -35,4 +41,4 @@ def create_segmenter(
         from segmenter_service.sam2_backend import Sam2Segmenter
 
         return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=device)
-    raise ValueError(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")
+    raise UnknownModel(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")

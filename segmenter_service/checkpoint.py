@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from client import hub
+from atlaspatch_api.errors import NotFound
+from atlaspatch_api.hosting import model_files
 
 HF_REPO_ID = "AtlasAnalyticsLab/AtlasPatch"
 HF_FILENAME = "model.pth"
 CHECKPOINT_ENV = "ATLASPATCH_SAM2_CHECKPOINT"
 
 
-class CheckpointNotFound(Exception):
+class CheckpointNotFound(NotFound):
     pass
 
 
@@ -31,12 +32,12 @@ def resolve_sam2_checkpoint(explicit: Path | None = None) -> Path:
     else:
         looked.append(f"${CHECKPOINT_ENV} (unset)")
 
-    cached = hub.find_in_cache(HF_REPO_ID, (HF_FILENAME,))
+    cached = model_files.find_in_cache(HF_REPO_ID, (HF_FILENAME,))
     if cached is not None:
         return cached
     looked.append(f"Hugging Face cache ({HF_REPO_ID}/{HF_FILENAME})")
 
-    downloaded, why = hub.download(HF_REPO_ID, (HF_FILENAME,))
+    downloaded, why = model_files.download(HF_REPO_ID, (HF_FILENAME,))
     if downloaded is not None:
         return downloaded
     looked.append(f"Hugging Face hub ({why})")

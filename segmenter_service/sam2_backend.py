@@ -11,13 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from client.hub import file_sha256
+from atlaspatch_api.errors import Refused
+from atlaspatch_api.hosting.model_files import file_sha256
 
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 MODEL_INPUT = 1024
 
 
-class CheckpointFormatError(Exception):
+class CheckpointFormatError(Refused):
     pass
 
 
@@ -81,14 +82,3 @@ class Sam2Segmenter:
             "checkpoint": str(self.checkpoint),
             "checkpoint_sha256": self._checkpoint_sha256,
         }
-
-
-def write_random_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A randomly initialised checkpoint in AtlasPatch's published format, for tests and demos."""
-    import torch
-    from sam2.build_sam import build_sam2
-
-    torch.manual_seed(seed)
-    model = build_sam2(SAM2_CONFIG, ckpt_path=None, device="cpu", apply_postprocessing=False)
-    torch.save({"model": model.state_dict()}, path)
-    return path

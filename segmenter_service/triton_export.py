@@ -10,7 +10,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client.hub import file_sha256
+from atlaspatch_api.hosting.model_files import file_sha256
 from segmenter_service.sam2_backend import SAM2_CONFIG
 
 INPUT, OUTPUT = "THUMBNAIL", "MASK"

@@ -6,10 +6,12 @@ import numpy as np
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
+from atlaspatch_api.errors import Refused
+from atlaspatch_api.hosting.triton import triton_error
 from segmenter_service.triton_export import INPUT, OUTPUT
 
 
-class TritonSegmenterError(Exception):
+class TritonSegmenterError(Refused):
     pass
 
 
@@ -53,10 +55,13 @@ class TritonSegmenter:
     def _segment_one(self, thumbnail: np.ndarray) -> np.ndarray:
         request = triton.InferInput(INPUT, list(thumbnail.shape), "UINT8")
         request.set_data_from_numpy(np.ascontiguousarray(thumbnail, dtype=np.uint8))
-        result = self._client.infer(
-            self.name,
-            [request],
-            outputs=[triton.InferRequestedOutput(OUTPUT)],
-            client_timeout=self._timeout,
-        )
+        try:
+            result = self._client.infer(
+                self.name,
+                [request],
+                outputs=[triton.InferRequestedOutput(OUTPUT)],
+                client_timeout=self._timeout,
+            )
+        except InferenceServerException as exc:
+            raise triton_error(exc) from exc
         return result.as_numpy(OUTPUT).astype(bool, copy=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-from client.hub import file_sha256
+from atlaspatch_api.hosting.model_files import file_sha256
 from segmenter_service.sam2_backend import Sam2Segmenter
 
 

@@ -10,6 +10,11 @@ import pytest
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# The shared helper modules keep pytest's detailed assertion messages.
+pytest.register_assert_rewrite(
+    "tests.deploy_helpers", "tests.output_helpers", "tests.process_helpers", "tests.service_helpers"
+)
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ATLASPATCH_TEST_DATA", REPO.parent / "shared" / "data"))
 SLIDES = DATA / "slides"
@@ -37,6 +42,15 @@ def synthetic_slide(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def sam2_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised SAM2.1 Hiera-tiny checkpoint in AtlasPatch's format."""
-    from segmenter_service.sam2_backend import write_random_checkpoint
+    from tests.sam2_checkpoint import write_random_checkpoint
 
     return write_random_checkpoint(tmp_path_factory.mktemp("sam2") / "model.pth")
+
+
+@pytest.fixture(scope="module")
+def encoder_service():
+    """The efficientnet_lite0 encoder service, shared by the tests of one module."""
+    from tests.service_helpers import start_encoder
+
+    with start_encoder(max_batch_size=64, max_queue_delay_ms=20) as server:
+        yield server

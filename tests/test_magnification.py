@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.discovery import discover_slides
-from orchestrator.errors import SlideError
-from orchestrator.magnification import load_mpp_csv, magnification_from_mpp, resolve_scale
-from orchestrator.slide import open_slide
+from orchestrator.slides.discovery import discover_slides
+from orchestrator.slides.errors import SlideError
+from orchestrator.slides.magnification import load_mpp_csv, magnification_from_mpp, resolve_scale
+from orchestrator.slides.slide import open_slide
 from tests.conftest import SLIDES
 
 

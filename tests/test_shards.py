@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from orchestrator.batch.shards import Shard, ShardError, parse_shard, shard_from_environment
 from orchestrator.cli import main
-from orchestrator.shards import Shard, ShardError, parse_shard, shard_from_environment
 from tests.cli import COMMON
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.discovery import DiscoveryError, discover_slides
-from orchestrator.errors import SlideError
-from orchestrator.slide import SlideSource, open_slide
+from orchestrator.slides.discovery import DiscoveryError, discover_slides
+from orchestrator.slides.errors import SlideError
+from orchestrator.slides.slide import SlideSource, open_slide
 from tests.conftest import BAD, SLIDES, TILES
 
 pytestmark = pytest.mark.shared_data

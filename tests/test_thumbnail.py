@@ -7,9 +7,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.discovery import discover_slides
-from orchestrator.slide import open_slide
-from orchestrator.thumbnail import read_thumbnail
+from orchestrator.slides.discovery import discover_slides
+from orchestrator.slides.slide import open_slide
+from orchestrator.slides.thumbnail import read_thumbnail
 from tests.conftest import SLIDES
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.discovery import discover_slides
-from orchestrator.slide import open_slide
-from orchestrator.tiff_tiles import TiledTiff
+from orchestrator.slides.discovery import discover_slides
+from orchestrator.slides.slide import open_slide
+from orchestrator.slides.tiff_tiles import TiledTiff
 from tests.conftest import SLIDES
 
 

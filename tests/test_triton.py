@@ -17,18 +17,19 @@ import torch
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client import wire
+from atlaspatch_api import wire
+from atlaspatch_api.hosting.background import BackgroundServer
+from atlaspatch_api.hosting.server import ServerSettings
+from atlaspatch_api.hosting.triton_local import LocalTriton, triton_env_ready
+from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
 from client.channel import Endpoint
-from client.pb import encoder_pb2, encoder_pb2_grpc
 from client.remote import RemoteSegmenter
 from encoder_service.registry import EncoderRegistry
+from encoder_service.server import encoder_server
 from encoder_service.triton_export import TritonExport, export_encoders
 from encoder_service.triton_forward import TritonEncoders, TritonModelMismatch
-from orchestrator.serving.background import BackgroundServer
-from orchestrator.serving.server import ServerSettings
-from orchestrator.serving.services import encoder_server, segmenter_server
-from orchestrator.serving.triton_local import LocalTriton, triton_env_ready
 from segmenter_service.sam2_backend import Sam2Segmenter
+from segmenter_service.server import segmenter_server
 from segmenter_service.triton_export import export_sam2
 from tests.cli import atlaspatch, process_run
 

@@ -12,8 +12,9 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import InferenceServerException
 
+from atlaspatch_api.hosting.status import status_of
+from atlaspatch_api.hosting.triton import triton_error
 from encoder_service.registry import EncoderRegistry
-from orchestrator.serving.status import status_of
 from tests.cli import atlaspatch
 
 
@@ -28,22 +29,10 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_python_backend_config(tmp_path: Path) -> None:
     result = atlaspatch(
-        "export-triton",
-        "--encoders",
-        "efficientnet_lite0,resnet18",
-        "--out",
-        tmp_path,
-        "--kind",
-        "cpu",
-        "--max-batch-size",
-        "48",
-        "--max-queue-delay-ms",
-        "2.5",
-        "--instances",
-        "2",
-        "--model-version",
-        "3",
-    )
+        "export-triton", "--encoders", "efficientnet_lite0,resnet18", "--out", tmp_path,
+        "--kind", "cpu", "--max-batch-size", "48", "--max-queue-delay-ms", "2.5",
+        "--instances", "2", "--model-version", "3",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     config = read_config(tmp_path / "efficientnet_lite0")
     assert config.name == "efficientnet_lite0" and config.backend == "python"
@@ -119,9 +108,9 @@ def test_triton_unavailable_is_unavailable_to_clients() -> None:
     import grpc
 
     down = InferenceServerException("connection refused", status="StatusCode.UNAVAILABLE")
-    assert status_of(down)[0] == grpc.StatusCode.UNAVAILABLE
+    assert status_of(triton_error(down))[0] == grpc.StatusCode.UNAVAILABLE
     other = InferenceServerException("bad input", status="StatusCode.INVALID_ARGUMENT")
-    code, message = status_of(other)
+    code, message = status_of(triton_error(other))
     assert code == grpc.StatusCode.INTERNAL and "bad input" not in message
 
 
@@ -129,7 +118,7 @@ def test_triton_unavailable_is_unavailable_to_clients() -> None:
 def test_run_local_needs_a_repository_and_a_port(arguments: list[str]) -> None:
     import subprocess
 
-    from orchestrator.serving.triton_local import RUN_LOCAL
+    from atlaspatch_api.hosting.triton_local import RUN_LOCAL
 
     finished = subprocess.run([RUN_LOCAL, *arguments], capture_output=True, text=True)
     assert finished.returncode == 2 and "usage" in finished.stderr

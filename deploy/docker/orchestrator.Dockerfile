@@ -24,6 +24,7 @@ COPY orchestrator/ orchestrator/
 COPY segmenter_service/ segmenter_service/
 COPY encoder_service/ encoder_service/
 COPY client/ client/
+COPY proto/ proto/
 RUN pip install .
 
 FROM ${PYTHON_BASE} AS runtime

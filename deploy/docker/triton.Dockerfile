@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # NVIDIA Triton with what our exported Python-backend models import (encoder_service,
-# segmenter_service and their libraries). Mount the repository from `atlaspatch export-triton`
-# at /models.
+# segmenter_service, atlaspatch_api and their libraries). Mount the repository from
+# `atlaspatch export-triton` at /models.
 #
 #   docker build -f deploy/docker/triton.Dockerfile -t atlaspatch-triton:0.1.0 .
 
@@ -13,11 +13,13 @@ COPY deploy/triton/model-requirements.txt /opt/atlaspatch/model-requirements.txt
 RUN pip install torch==2.14.1 torchvision==0.29.1 numpy==1.26.4 \
     && SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
     && pip install -r /opt/atlaspatch/model-requirements.txt
-COPY orchestrator/ /opt/atlaspatch/src/orchestrator/
+# The models import the services' packages and the API package they stand on, nothing else.
+COPY proto/atlaspatch_api/ /opt/atlaspatch/src/atlaspatch_api/
 COPY segmenter_service/ /opt/atlaspatch/src/segmenter_service/
 COPY encoder_service/ /opt/atlaspatch/src/encoder_service/
-COPY client/ /opt/atlaspatch/src/client/
-ENV PYTHONPATH=/opt/atlaspatch/src
+# Triton's Python backend ignores PYTHONPATH: a .pth file puts the code on its path.
+RUN printf '/opt/atlaspatch/src\n' > \
+    "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch.pth"
 USER triton-server
 EXPOSE 8000 8001 8002
 HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \

@@ -35,9 +35,9 @@ ln -s "$triton/python_backend_stubs/$version/triton_python_backend_stub" "$backe
 # The server links the wheel's bundled libraries; the Python backend stub links libpython.
 pylib=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
 export LD_LIBRARY_PATH="$pylib:$site/nvidia_pytriton.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# The backend stub runs the `python3` first on PATH, and the models import this project.
+# The backend stub runs the `python3` first on PATH; the models find this project through
+# the environment's atlaspatch-project.pth (`make triton-env`).
 export PATH="$venv/bin:$PATH"
-export PYTHONPATH="$project${PYTHONPATH:+:$PYTHONPATH}"
 "$triton/bin/tritonserver" \
   --model-repository="$repository" \
   --backend-directory="$backends" \

@@ -1,0 +1,45 @@
+"""The encoder service assembled: source, handler, servicer, server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atlaspatch_api.hosting.metrics import ServiceMetrics
+from atlaspatch_api.hosting.server import ModelServer, ServerSettings
+from atlaspatch_api.v1 import encoder_pb2_grpc
+from encoder_service.handler import Batching, EncoderHandler, EncoderSource
+from encoder_service.servicer import EncoderServicer
+
+SERVICE_NAME = "atlaspatch.v1.Encoder"
+
+
+def encoder_server(
+    settings: ServerSettings,
+    source: EncoderSource,
+    preload: list[str],
+    device: str = "cpu",
+    precision: str = "",
+    weights_dir: Path | None = None,
+    batching: Batching | None = None,
+) -> tuple[ModelServer, EncoderHandler]:
+    """`source` is the encoder registry, or Triton (which batches itself); `precision` is the
+    default of requests that name none ("": the source's default for `device`)."""
+    metrics = ServiceMetrics("encoder")
+    batching = batching or Batching()
+    handler = EncoderHandler(
+        source,
+        device,
+        precision,
+        weights_dir,
+        batching,
+        metrics,
+        # One request never holds more patches than the queue may.
+        max_patches_per_request=batching.max_queue,
+    )
+    handler.preload(preload)
+    servicer = EncoderServicer(handler)
+
+    def add(server) -> None:
+        encoder_pb2_grpc.add_EncoderServicer_to_server(servicer, server)
+
+    return ModelServer(settings, SERVICE_NAME, add, metrics, handler.close), handler

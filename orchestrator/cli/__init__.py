@@ -1,0 +1,5 @@
+"""The `atlaspatch` command line."""
+
+from orchestrator.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,43 @@
+"""The segmenter and encoders a command talks to: a service when its URL is given, else the
+services' own handlers in this process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from client.channel import Endpoint
+from client.encoder import EncoderClient, local_encoders
+from client.remote import RemoteEncoders, RemoteSegmenter
+from client.segmenter import SegmenterClient, local_segmenter
+from orchestrator.cli.options import split_names
+
+
+def connect_segmenter(options: dict[str, Any]) -> SegmenterClient:
+    url = options.get("segmenter_url")
+    if url:
+        return RemoteSegmenter(_endpoint(url, options), options["tissue_model"])
+    return local_segmenter(options["tissue_model"], options["device"], options["sam2_checkpoint"])
+
+
+def connect_encoders(options: dict[str, Any]) -> EncoderClient:
+    """The encoders of --feature-extractors, loaded (or found loaded) and described."""
+    names = split_names(options["feature_extractors"])
+    precision = options["feature_precision"] or ""  # "": the handler's default
+    encoders: EncoderClient
+    if options["encoder_url"]:
+        encoders = RemoteEncoders(_endpoint(options["encoder_url"], options), names, precision)
+    else:
+        encoders = local_encoders(
+            names,
+            options["feature_device"] or options["device"],
+            precision,
+            options["weights_dir"],
+            options["feature_plugins"],
+            options["feature_num_workers"],
+        )
+    encoders.describe()  # fails early: unknown names, missing weights, a refused token
+    return encoders
+
+
+def _endpoint(url: str, options: dict[str, Any]) -> Endpoint:
+    return Endpoint.parse(url, options.get("token"), options.get("tls_ca"))

@@ -1,0 +1,135 @@
+"""The `atlaspatch` command line: each command parses its options into settings, connects to
+the segmenter and encoders (in this process or services), and runs the job over its slides."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator import __version__
+from orchestrator.batch.report import write_report
+from orchestrator.batch.runner import run_slides
+from orchestrator.batch.summary import print_summary
+from orchestrator.cli.boundary import ServiceErrorsAsMessages, configure_logging
+from orchestrator.cli.connect import connect_encoders, connect_segmenter
+from orchestrator.cli.inputs import ensure_writable, load_sources
+from orchestrator.cli.options import FEATURE_PLUGINS, MPP_CSV, VISUALIZE_CONTOURS, WEIGHTS_DIR
+from orchestrator.cli.pipeline_options import (
+    coordinates,
+    encoder_endpoint,
+    features,
+    segmentation,
+    segmenter_endpoint,
+    slide_input,
+)
+from orchestrator.cli.serve import serve
+from orchestrator.cli.triton import export_triton
+from orchestrator.pipeline.job import Job
+from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
+from orchestrator.slides.info import describe_slide
+
+
+@click.group(
+    cls=ServiceErrorsAsMessages,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="atlaspatch")
+def main() -> None:
+    """Whole-slide image preprocessing: tissue masks, patch coordinates and HDF5 outputs.
+
+    Every command takes one slide or a folder of slides and ends with a summary; the exit
+    status is 1 when any slide failed, and one bad slide never stops the others.
+    """
+
+
+@main.command()
+@click.argument("slide", type=click.Path(exists=True, path_type=Path))
+@MPP_CSV
+def info(slide: Path, mpp_table: dict[str, float]) -> None:
+    """Print a slide's vendor, pyramid levels, microns per pixel and magnification."""
+    try:
+        click.echo(describe_slide(slide, mpp_table))
+    except Exception as exc:
+        raise click.ClickException(f"{slide}: {exc}") from exc
+
+
+@main.command("detect-tissue")
+@slide_input
+@segmentation
+@segmenter_endpoint
+@VISUALIZE_CONTOURS
+def detect_tissue(**options: Any) -> None:
+    """Segment tissue and write mask pictures to <output>/visualization/."""
+    _run("detect-tissue", options)
+
+
+@main.command("segment-and-get-coords")
+@slide_input
+@segmentation
+@segmenter_endpoint
+@coordinates
+def segment_and_get_coords(**options: Any) -> None:
+    """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
+    _run("segment-and-get-coords", options, settings_from(CoordsSettings, options))
+
+
+@main.command()
+@slide_input
+@segmentation
+@segmenter_endpoint
+@coordinates
+@features
+@encoder_endpoint
+def process(**options: Any) -> None:
+    """Segment tissue, extract patch coordinates and embed every patch with one or more
+    encoders, all into <output>/patches/<stem>.h5 (features/<name>, row-aligned with coords).
+
+    An existing HDF5 made with the same coordinate parameters gets only the missing feature
+    sets; one made with other parameters is an error unless --force.
+    """
+    _run("process", options, settings_from(CoordsSettings, options), with_features=True)
+
+
+@main.command("encoders")
+@FEATURE_PLUGINS
+@WEIGHTS_DIR
+def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -> None:
+    """List the encoders: name, dimension, weight source, and whether weights are here."""
+    from encoder_service.plugins import registry_with_plugins
+    from orchestrator.cli.encoders_table import encoders_table
+
+    registry = registry_with_plugins(feature_plugins, "cpu", "float32", 1)
+    click.echo(encoders_table(registry, weights_dir))
+
+
+main.add_command(serve)
+main.add_command(export_triton)
+
+
+def _run(
+    command: str,
+    options: dict[str, Any],
+    coords: CoordsSettings | None = None,
+    with_features: bool = False,
+) -> None:
+    """Run `command` over its slides, write this worker's report, then exit 1 if any
+    slide failed."""
+    configure_logging(options["verbose"], quiet=logging.WARNING)
+    started = time.time()
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    ensure_writable(options["output"])
+    run = settings_from(RunSettings, options)
+    features = None
+    if with_features:  # connected before any slide: unknown encoders, a refused token fail here
+        features = settings_from(FeatureSettings, options, encoders=connect_encoders(options))
+    job = Job.create(run, connect_segmenter(options), coords, features)
+    results = run_slides(sources, job)
+    print_summary(results)
+    report = write_report(run.output, command, results, started, time.time(), shard)
+    click.echo(f"report: {report}")
+    sys.exit(1 if any(result.status == "failed" for result in results) else 0)

@@ -1,0 +1,140 @@
+"""Every command-line option, declared once, each with its ATLASPATCH_* environment variable
+(Helm values and SLURM settings become environment variables). An option's name is the
+field of the settings object it fills (`orchestrator.settings.settings_from`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from encoder_service.precision import PRECISIONS
+from orchestrator.slides.magnification import load_mpp_csv
+from segmenter_service.backend import TISSUE_MODELS
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+ENV_PREFIX = "ATLASPATCH_"
+
+
+def option(*declarations: str, **attrs: Any) -> Decorator:
+    """A click option whose environment variable is ATLASPATCH_ and its long name."""
+    long_name = next(d for d in declarations if d.startswith("--")).split("/")[0]
+    envvar = ENV_PREFIX + long_name[2:].upper().replace("-", "_")
+    return click.option(*declarations, envvar=envvar, show_envvar=True, **attrs)
+
+
+def compose(*decorators: Decorator) -> Decorator:
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+def split_names(text: str) -> list[str]:
+    names = [name for name in text.replace(",", " ").split() if name]
+    return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def _mpp_table(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        return load_mpp_csv(path)
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+def default_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
+    return value or os.cpu_count() or 1
+
+
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+FOLDER = click.Path(file_okay=False, path_type=Path)
+
+# --- shared by several commands ---
+VERBOSE = option("--verbose", "-v", is_flag=True, help="Debug logging; no progress bar.")
+MPP_CSV = option(
+    "--mpp-csv",
+    "mpp_table",
+    type=FILE,
+    callback=_mpp_table,
+    help="CSV with columns wsi,mpp; overrides the slides' microns per pixel (and so their "
+    "magnification, 10/mpp).",
+)
+DEVICE = option(
+    "--device",
+    default="cuda",
+    show_default=True,
+    help="cuda, cuda:N or cpu (cuda falls back to the CPU if absent). In `process`, for "
+    "segmentation and, unless --feature-device, the encoders.",
+)
+TISSUE_MODEL = option(
+    "--tissue-model",
+    type=click.Choice(TISSUE_MODELS),
+    default="sam2",
+    show_default=True,
+    help="sam2: AtlasPatch's fine-tuned SAM2.1 Hiera-tiny (needs its checkpoint). "
+    "otsu: classical saturation thresholding, needs no weights.",
+)
+SAM2_CHECKPOINT = option(
+    "--sam2-checkpoint",
+    type=click.Path(path_type=Path),
+    help="AtlasPatch SAM2 checkpoint (model.pth); else the Hugging Face cache or hub "
+    "(AtlasAnalyticsLab/AtlasPatch).",
+)
+ENCODERS = option(
+    "--encoders",
+    default="",
+    help="Encoders, comma or space separated: those a service loads at start (others load "
+    "on first use), or those to export.",
+)
+PRECISION_CHOICE = click.Choice(PRECISIONS)
+PRECISION_HELP = "Encoder precision.  [default: float16 on a GPU, float32 on the CPU]"
+PRECISION = option("--precision", type=PRECISION_CHOICE, default=None, help=PRECISION_HELP)
+MAX_BATCH_SIZE = option(
+    "--max-batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Most patches merged into one forward pass.",
+)
+MAX_QUEUE_DELAY_MS = option(
+    "--max-queue-delay-ms",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Longest a request waits for others to batch with.",
+)
+WEIGHTS_DIR = option(
+    "--weights-dir",
+    type=FOLDER,
+    help="Folder of encoder weights: <name>.safetensors|.pth|.bin or <name>/. Looked at "
+    "before the Hugging Face cache and hub.",
+)
+FEATURE_PLUGINS = option(
+    "--feature-plugin",
+    "feature_plugins",
+    multiple=True,
+    type=FILE,
+    help="Python file defining register_feature_extractors(registry, device, dtype, "
+    "num_workers), which adds encoders (the operator's choice, never a client's); repeatable.",
+)
+TOKEN = option(
+    "--token",
+    default=None,
+    help="Bearer token: a service requires it on every call but health checks; clients send it.",
+)
+TLS_CA = option(
+    "--tls-ca",
+    default=None,
+    type=FILE,
+    help="CA certificate (or the server's self-signed one) for grpcs:// endpoints.",
+)
+VISUALIZE_CONTOURS = option(
+    "--visualize-contours", is_flag=True, help="Draw tissue (red) and hole (blue) outlines."
+)

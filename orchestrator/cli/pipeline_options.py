@@ -1,0 +1,204 @@
+"""The options of the slide commands (detect-tissue, segment-and-get-coords, process), in the
+groups those commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from orchestrator.cli.options import (
+    DEVICE,
+    FEATURE_PLUGINS,
+    FOLDER,
+    MPP_CSV,
+    PRECISION_CHOICE,
+    PRECISION_HELP,
+    SAM2_CHECKPOINT,
+    TISSUE_MODEL,
+    TLS_CA,
+    TOKEN,
+    VERBOSE,
+    VISUALIZE_CONTOURS,
+    WEIGHTS_DIR,
+    Decorator,
+    compose,
+    default_workers,
+    option,
+)
+
+slide_input = compose(
+    click.argument("wsi_path", type=click.Path(path_type=Path)),
+    option(
+        "--output",
+        "-o",
+        required=True,
+        type=FOLDER,
+        help="Root folder for results: patches/<stem>.h5, visualization/, images/, reports/.",
+    ),
+    option("--recursive", is_flag=True, help="Walk subfolders when WSI_PATH is a folder."),
+    option(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="Process only shard I (from 0) of N of the sorted slide list. Default: from "
+        "JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID, with "
+        "ATLASPATCH_SHARDS shards; else every slide.",
+    ),
+    MPP_CSV,
+    VERBOSE,
+)
+
+segmentation = compose(
+    TISSUE_MODEL,
+    SAM2_CHECKPOINT,
+    DEVICE,
+    option(
+        "--seg-batch-size",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Thumbnails segmented together in one forward pass.",
+    ),
+    option(
+        "--patch-workers",
+        type=click.IntRange(min=1),
+        default=None,
+        callback=default_workers,
+        help="Threads reading slides (thumbnails, patches).  [default: CPU count]",
+    ),
+    option(
+        "--max-open-slides",
+        type=click.IntRange(min=1),
+        default=200,
+        show_default=True,
+        help="Most slides open at once; lower it if you hit file-descriptor limits.",
+    ),
+    option(
+        "--tissue-thresh",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.0,
+        show_default=True,
+        help="Drop tissue regions smaller than this fraction of the thumbnail area.",
+    ),
+)
+
+
+def _flag(name: str, help: str) -> Decorator:
+    return option(name, is_flag=True, help=help)
+
+
+coordinates = compose(
+    option(
+        "--patch-size",
+        type=click.IntRange(min=1),
+        required=True,
+        help="Patch side in pixels at the target magnification.",
+    ),
+    option(
+        "--target-mag",
+        "target_magnification",
+        type=click.FloatRange(min=0, min_open=True),
+        required=True,
+        help="Magnification of the patches (e.g. 5, 10, 20, 40); read from the closest "
+        "level at or finer than it, resized when not exact.",
+    ),
+    option(
+        "--step-size",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Stride between patches at the target magnification.  [default: patch size]",
+    ),
+    option(
+        "--min-tissue-fraction",
+        type=click.FloatRange(0.0, 1.0),
+        default=0.5,
+        show_default=True,
+        help="Keep a grid patch when at least this share of its area is tissue in the mask.",
+    ),
+    option(
+        "--fast-mode/--no-fast-mode",
+        default=True,
+        show_default=True,
+        help="Fast mode keeps patches by the mask alone; --no-fast-mode also reads each "
+        "patch and drops white and black ones.",
+    ),
+    option(
+        "--white-thresh",
+        type=click.IntRange(min=1, max=255),
+        default=15,
+        show_default=True,
+        help="With --no-fast-mode: a patch is white when 70% of it has saturation below "
+        "this and brightness >= 200 (glass); lower drops fewer patches.",
+    ),
+    option(
+        "--black-thresh",
+        type=click.IntRange(min=1, max=255),
+        default=50,
+        show_default=True,
+        help="With --no-fast-mode: a patch is black when 70% of it is darker than this; "
+        "higher drops more patches.",
+    ),
+    option(
+        "--write-batch",
+        type=click.IntRange(min=1),
+        default=8192,
+        show_default=True,
+        help="Coordinate rows buffered before each HDF5 write.",
+    ),
+    _flag("--save-images", "Also write patch PNGs to images/<stem>/."),
+    _flag("--visualize-grids", "Draw the kept patches on the thumbnail."),
+    _flag("--visualize-mask", "Draw the tissue mask on the thumbnail."),
+    VISUALIZE_CONTOURS,
+    _flag("--skip-existing", "Skip slides whose HDF5 exists (also the behaviour without --force)."),
+    _flag("--force", "Overwrite existing outputs."),
+)
+
+features = compose(
+    option(
+        "--feature-extractors",
+        required=True,
+        help="Encoders, comma or space separated (e.g. 'resnet50,uni_v2'); see "
+        "`atlaspatch encoders`. Each patch is read once and fed to all of them.",
+    ),
+    option(
+        "--feature-device",
+        default=None,
+        help="Device for the encoders.  [default: same as --device]",
+    ),
+    option(
+        "--feature-batch-size",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="Patches per encoder forward pass.",
+    ),
+    option(
+        "--feature-num-workers",
+        type=click.IntRange(min=1),
+        default=4,
+        show_default=True,
+        help="Threads running plugin encoders' per-patch preprocess.",
+    ),
+    option("--feature-precision", type=PRECISION_CHOICE, default=None, help=PRECISION_HELP),
+    FEATURE_PLUGINS,
+    WEIGHTS_DIR,
+)
+
+segmenter_endpoint = compose(
+    option(
+        "--segmenter-url",
+        default=None,
+        help="Segmenter service (host:port, grpc://host:port, grpcs://host:port); the model "
+        "asked for is --tissue-model. Without it segmentation runs in this process.",
+    ),
+    TOKEN,
+    TLS_CA,
+)
+
+encoder_endpoint = option(
+    "--encoder-url",
+    default=None,
+    help="Encoder service (host:port, grpc://, grpcs://). Without it the encoders run in "
+    "this process.",
+)

@@ -1,0 +1,199 @@
+"""`atlaspatch serve segmenter|encoder|health`: start the long-running model services (they
+are assembled and hosted by the services' own packages) and check them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from atlaspatch_api.hosting.server import ModelServer, ServerSettings
+from orchestrator.cli.boundary import configure_logging
+from orchestrator.cli.options import (
+    DEVICE,
+    ENCODERS,
+    FEATURE_PLUGINS,
+    FILE,
+    MAX_BATCH_SIZE,
+    MAX_QUEUE_DELAY_MS,
+    PRECISION,
+    SAM2_CHECKPOINT,
+    TISSUE_MODEL,
+    TLS_CA,
+    TOKEN,
+    VERBOSE,
+    WEIGHTS_DIR,
+    compose,
+    option,
+    split_names,
+)
+from orchestrator.settings import settings_from
+
+server_options = compose(
+    option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to bind; 0.0.0.0 inside a container.",
+    ),
+    option(
+        "--port", type=int, default=50051, show_default=True, help="gRPC port (0: any free port)."
+    ),
+    option(
+        "--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port."
+    ),
+    DEVICE,
+    TOKEN,
+    option("--tls-cert", type=FILE, help="Serve TLS with this certificate..."),
+    option("--tls-key", type=FILE, help="...and this private key."),
+    option(
+        "--grace-seconds",
+        type=float,
+        default=20.0,
+        show_default=True,
+        help="On SIGTERM: report NOT_SERVING, then let running calls finish this long.",
+    ),
+    VERBOSE,
+)
+
+backend_options = compose(
+    option(
+        "--backend",
+        type=click.Choice(["local", "triton"]),
+        default="local",
+        show_default=True,
+        help="local: run the model in this service. triton: forward every request to a "
+        "Triton server holding the model (see `atlaspatch export-triton`).",
+    ),
+    option(
+        "--triton-url",
+        default=None,
+        help="Triton's gRPC endpoint, HOST:PORT (with --backend triton).",
+    ),
+)
+
+
+@click.group()
+def serve() -> None:
+    """Run a model service that many `atlaspatch` clients share over gRPC."""
+
+
+@serve.command("encoder")
+@server_options
+@ENCODERS
+@PRECISION
+@MAX_BATCH_SIZE
+@MAX_QUEUE_DELAY_MS
+@option(
+    "--max-queue",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Patches waiting (one request's included) before new requests get RESOURCE_EXHAUSTED.",
+)
+@backend_options
+@WEIGHTS_DIR
+@FEATURE_PLUGINS
+def serve_encoder(**options: Any) -> None:
+    """Serve patch encoders with cross-client dynamic batching.
+
+    With --backend triton the encoders run in Triton: each model is checked against the
+    encoder it names at start (tensors, dimension), the --max-batch-size and queue settings
+    are Triton's own (its config.pbtxt), and --precision defaults to the model's.
+    """
+    from encoder_service.handler import Batching
+    from encoder_service.server import encoder_server
+    from encoder_service.sources import encoder_source
+
+    configure_logging(options["verbose"], quiet=logging.INFO)
+    precision = options["precision"] or ""
+    source, device = encoder_source(
+        options["feature_plugins"], options["device"], precision, 4, _triton_url(options)
+    )
+    batching = Batching(
+        options["max_batch_size"], options["max_queue_delay_ms"] / 1000, options["max_queue"]
+    )
+    server, _ = encoder_server(
+        _settings(options),
+        source,
+        split_names(options["encoders"]),
+        device,
+        precision,
+        options["weights_dir"],
+        batching,
+    )
+    _serve(server)
+
+
+@serve.command("segmenter")
+@server_options
+@TISSUE_MODEL
+@SAM2_CHECKPOINT
+@backend_options
+def serve_segmenter(**options: Any) -> None:
+    """Serve tissue segmentation of thumbnails.
+
+    With --backend triton the model runs in Triton (exported with `atlaspatch export-triton
+    --segmenter sam2`) and is checked at start.
+    """
+    from segmenter_service.server import segmenter_server
+
+    configure_logging(options["verbose"], quiet=logging.INFO)
+    triton_url = _triton_url(options)
+    if triton_url and options["tissue_model"] != "sam2":
+        raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
+    server = segmenter_server(
+        _settings(options),
+        options["tissue_model"],
+        options["device"],
+        options["sam2_checkpoint"],
+        triton_url,
+    )
+    _serve(server)
+
+
+@serve.command("health")
+@click.argument("url", default="127.0.0.1:50051", envvar="ATLASPATCH_HEALTH_URL")
+@TLS_CA
+@option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait.")
+def serve_health(url: str, tls_ca: Path | None, timeout: float) -> None:
+    """Exit 0 when the service at URL (host:port, grpc://, grpcs://) reports SERVING, else 1.
+
+    For container health checks and exec probes (Kubernetes' own gRPC probes cannot speak TLS).
+    """
+    from client.health import serving_status
+
+    status = serving_status(url, tls_ca, timeout)
+    if status != "SERVING":
+        raise click.ClickException(f"{url}: {status}")
+    click.echo(f"{url}: {status}")
+
+
+def _triton_url(options: dict[str, Any]) -> str | None:
+    """Triton's endpoint with --backend triton, else None."""
+    if options["backend"] != "triton":
+        return None
+    if not options["triton_url"]:
+        raise click.UsageError("--backend triton needs --triton-url HOST:PORT")
+    return options["triton_url"]
+
+
+def _settings(options: dict[str, Any]) -> ServerSettings:
+    if bool(options["tls_cert"]) != bool(options["tls_key"]):
+        raise click.ClickException("TLS needs both --tls-cert and --tls-key")
+    return settings_from(ServerSettings, options)
+
+
+def _serve(server: ModelServer) -> None:
+    async def main() -> None:
+        port = await server.start()
+        metrics = f", metrics on :{server.metrics_port}/metrics" if server.metrics_port else ""
+        click.echo(
+            f"{server.service_name} serving on {server.settings.host}:{port}{metrics}", err=True
+        )
+        await server.serve_until_signalled()
+
+    asyncio.run(main())

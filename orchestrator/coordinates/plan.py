@@ -1,0 +1,104 @@
+"""The patches of a slide: grid positions on the tissue mask, then (without fast mode) by
+content; the patch pictures too when asked for."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from orchestrator.coordinates.content_filter import keep_patch
+from orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
+from orchestrator.coordinates.grid import PatchGrid, tissue_grid
+from orchestrator.settings import CoordsSettings, RunSettings
+from orchestrator.slides.errors import SlideError
+from orchestrator.slides.opened import OpenedSlide
+from orchestrator.slides.patches import PatchReader
+from orchestrator.slides.slide import SlideSource
+
+
+@dataclass(frozen=True)
+class CoordsPlan:
+    geometry: PatchGeometry
+    xy: np.ndarray  # (N, 2) level-0 top-left corners of the kept patches
+    tissue_fraction: np.ndarray  # (N,)
+
+    def rows(self) -> np.ndarray:
+        g = self.geometry
+        n = len(self.xy)
+        return np.column_stack(
+            [self.xy, np.full(n, g.read_size), np.full(n, g.read_size), np.full(n, g.level)]
+        )
+
+
+def plan_coordinates(
+    slide: OpenedSlide, mask: np.ndarray, settings: CoordsSettings, run: RunSettings
+) -> CoordsPlan:
+    """The patches to keep: grid positions on tissue, then (no fast mode) by content."""
+    geometry = plan_geometry(
+        slide.reader.level_downsamples,
+        slide.scale.magnification,
+        settings.target_magnification,
+        settings.patch_size,
+        settings.step_size,
+    )
+    width0, height0 = slide.level0_size
+    if width0 < geometry.size_level0 or height0 < geometry.size_level0:
+        raise SlideError(
+            f"the slide ({width0}x{height0} px at level 0) is smaller than one patch "
+            f"({geometry.size_level0} px at level 0 for {settings.patch_size} px at "
+            f"{settings.target_magnification:g}x)"
+        )
+    grid = tissue_grid(mask, slide.level0_size, geometry, settings.min_tissue_fraction)
+    if len(grid.xy) == 0:
+        raise SlideError("no tissue found: no patch of the grid lies on the tissue mask")
+
+    keep = np.ones(len(grid.xy), dtype=bool)
+    if not settings.fast_mode or settings.save_images:
+        keep = _read_patches(slide.source, geometry, grid, settings, run)
+        if not keep.any():
+            raise SlideError("every patch on tissue was filtered out as white or black")
+    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep])
+
+
+def _read_patches(
+    source: SlideSource,
+    geometry: PatchGeometry,
+    grid: PatchGrid,
+    settings: CoordsSettings,
+    run: RunSettings,
+) -> np.ndarray:
+    """Read every candidate once: filter by content (no fast mode), save PNGs if asked."""
+    keep = np.ones(len(grid.xy), dtype=bool)
+    images_tmp = run.images_dir / f".{source.stem}.{os.getpid()}.partial"
+    if settings.save_images:
+        shutil.rmtree(images_tmp, ignore_errors=True)
+        images_tmp.mkdir(parents=True)
+    try:
+        patches = tqdm(
+            total=len(grid.xy),
+            unit="patch",
+            desc=source.stem,
+            leave=False,
+            disable=not run.show_progress,
+        )
+        with PatchReader(source, geometry, run.patch_workers) as reader, patches:
+            for index, patch in enumerate(reader.read_many(grid.xy)):
+                patches.update()
+                if not settings.fast_mode:
+                    keep[index] = keep_patch(patch, settings.white_thresh, settings.black_thresh)
+                if settings.save_images and keep[index]:
+                    x, y = grid.xy[index]
+                    name = images_tmp / f"{source.stem}_x{x}_y{y}.png"
+                    cv2.imwrite(str(name), cv2.cvtColor(patch, cv2.COLOR_RGB2BGR))
+        if settings.save_images:
+            final = run.images_dir / source.stem
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(images_tmp, final)
+    finally:
+        shutil.rmtree(images_tmp, ignore_errors=True)
+    return keep

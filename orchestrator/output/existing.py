@@ -1,0 +1,119 @@
+"""Deciding whether an existing HDF5 can be reused: its coordinates only when they were made
+with the parameters this run asks for (the reference reuses them silently, whatever they are)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from orchestrator.coordinates.geometry import PatchGeometry
+from orchestrator.output.feature_sets import stored_feature_facts
+from orchestrator.output.writer import COORDS_COMPLETE
+from orchestrator.settings import CoordsSettings
+
+# What a feature set must share with this run's encoder to be reused.
+FEATURE_FACTS = ("precision", "weights_sha256")
+
+# What decides which patches exist; write_batch and save_images do not.
+COORDINATE_PARAMETERS = (
+    "patch_size",
+    "target_magnification",
+    "step_size",
+    "tissue_thresh",
+    "min_tissue_fraction",
+    "fast_mode",
+)
+CONTENT_FILTER_PARAMETERS = ("white_thresh", "black_thresh")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What this run would write: the file attributes an existing file must match."""
+
+    settings: CoordsSettings
+    segmenter: dict[str, str]  # the segmenter's provenance
+    mpp_override: float | None
+
+
+@dataclass(frozen=True)
+class ExistingOutput:
+    path: Path
+    mismatch: str | None  # why its coordinates cannot be reused, if they cannot
+    # The feature sets it holds, each with its FEATURE_FACTS.
+    features: dict[str, dict[str, str]] = field(default_factory=dict)
+    coords_complete: bool = False  # set by a run that died while embedding (see resume)
+
+    @property
+    def encoders(self) -> list[str]:
+        return list(self.features)
+
+
+def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5.attrs)
+            features = stored_feature_facts(h5, FEATURE_FACTS)
+            has_coords = "coords" in h5
+    except OSError as exc:
+        return ExistingOutput(path, f"the existing file cannot be read ({exc})")
+    if not has_coords:
+        return ExistingOutput(path, "the existing file has no coords")
+    mismatch = _mismatch(attrs, expected.settings, expected.segmenter, expected.mpp_override)
+    return ExistingOutput(path, mismatch, features, bool(attrs.get(COORDS_COMPLETE, False)))
+
+
+def _mismatch(
+    attrs: dict, settings: CoordsSettings, segmenter: dict[str, str], mpp_override: float | None
+) -> str | None:
+    try:
+        stored = json.loads(attrs.get("parameters", "{}"))
+    except (TypeError, ValueError):
+        stored = {}
+    wanted = settings.as_dict()
+    names = COORDINATE_PARAMETERS + (() if settings.fast_mode else CONTENT_FILTER_PARAMETERS)
+    differences = [
+        f"{name} {stored.get(name)!r} there, {wanted[name]!r} asked"
+        for name in names
+        if stored.get(name) != wanted[name]
+    ]
+    there, asked = attrs.get("tissue_model"), segmenter.get("tissue_model")
+    if there != asked:
+        differences.append(f"tissue model {there!r} there, {asked!r} asked")
+    elif attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
+        differences.append("a different SAM2 checkpoint")
+    stored_override = json.loads(attrs.get("mpp_override", "null"))
+    if stored_override != mpp_override:
+        differences.append(f"mpp override {stored_override} there, {mpp_override} asked")
+    return "; ".join(differences) or None
+
+
+def feature_mismatch(existing: ExistingOutput, wanted: dict[str, dict]) -> str | None:
+    """How the feature sets already there differ from the encoders this run would use
+    (weights, precision), or None when they are the same."""
+    differences = []
+    for name, facts in wanted.items():
+        for key in FEATURE_FACTS:
+            there, asked = existing.features[name][key], str(facts.get(key, ""))
+            if there and asked and there != asked:
+                differences.append(f"features/{name} {key} {there[:12]} there, {asked[:12]} asked")
+    return "; ".join(differences) or None
+
+
+def reading_geometry(h5: h5py.File, coords: np.ndarray) -> PatchGeometry:
+    """Enough geometry to read the stored patches again: level, read size, output size."""
+    patch_size = int(h5.attrs["patch_size"])
+    read_size = int(coords[0, 2]) if len(coords) else patch_size
+    return PatchGeometry(
+        patch_size=patch_size,
+        step_size=int(h5.attrs.get("step_size", patch_size)),
+        target_magnification=float(h5.attrs["target_magnification"]),
+        level0_magnification=float(h5.attrs["level0_magnification"]),
+        level=int(coords[0, 4]) if len(coords) else 0,
+        size_level0=int(h5.attrs["patch_size_level0"]),
+        step_level0=0,
+        read_size=read_size,
+    )

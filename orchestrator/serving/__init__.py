@@ -1,1 +1,0 @@
-"""Hosting the model services: gRPC server lifecycle, status mapping, auth, metrics."""

@@ -1,0 +1,32 @@
+"""The segmenter service assembled: backend, handler, servicer, server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atlaspatch_api.hosting.metrics import ServiceMetrics
+from atlaspatch_api.hosting.server import ModelServer, ServerSettings
+from atlaspatch_api.v1 import segmenter_pb2_grpc
+from segmenter_service.handler import build_segmenter_handler
+from segmenter_service.servicer import SegmenterServicer
+
+SERVICE_NAME = "atlaspatch.v1.Segmenter"
+# Thumbnails are a few megabytes each; a client batching more is a client bug.
+MAX_THUMBNAILS = 64
+
+
+def segmenter_server(
+    settings: ServerSettings,
+    model: str,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+    triton_url: str | None = None,
+) -> ModelServer:
+    """The segmenter service hosting `model`, or forwarding to it in Triton at `triton_url`."""
+    handler = build_segmenter_handler(model, device, checkpoint, triton_url, MAX_THUMBNAILS)
+    servicer = SegmenterServicer(handler)
+
+    def add(server) -> None:
+        segmenter_pb2_grpc.add_SegmenterServicer_to_server(servicer, server)
+
+    return ModelServer(settings, SERVICE_NAME, add, ServiceMetrics("segmenter"))

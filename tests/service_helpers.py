@@ -1,0 +1,56 @@
+"""Starting the encoder service in the test process and calling it over real gRPC."""
+
+from __future__ import annotations
+
+import socket
+
+import grpc
+import numpy as np
+import pytest
+
+from atlaspatch_api import wire
+from atlaspatch_api.hosting.background import BackgroundServer
+from atlaspatch_api.hosting.server import ServerSettings
+from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
+from encoder_service.handler import Batching
+from encoder_service.registry import EncoderRegistry
+from encoder_service.server import encoder_server
+
+PATCHES = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+
+
+def start_encoder(
+    settings: ServerSettings | None = None,
+    max_batch_size: int = 64,
+    max_queue_delay_ms: float = 5.0,
+    max_queue: int = 4096,
+) -> BackgroundServer:
+    settings = settings or ServerSettings()
+    batching = Batching(max_batch_size, max_queue_delay_ms / 1000, max_queue)
+    return BackgroundServer(
+        lambda: encoder_server(
+            settings, EncoderRegistry(), ["efficientnet_lite0"], batching=batching
+        )[0]
+    )
+
+
+def embed_request(
+    patches: np.ndarray = PATCHES, names=("efficientnet_lite0",)
+) -> encoder_pb2.EmbedRequest:
+    return encoder_pb2.EmbedRequest(encoders=list(names), patches=wire.patches_to_proto(patches))
+
+
+def stub(address: str) -> encoder_pb2_grpc.EncoderStub:
+    return encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address))
+
+
+def code_of(call) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as error:
+        call()
+    return error.value.code()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,85 @@
+"""The parts' imports point one way, downward: orchestrator → client → the services → the
+API (atlaspatch_api); client → the API for the wire. Read from the source with ast, so an
+import inside a function counts as much as one at the top."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = {
+    "atlaspatch_api": REPO / "proto" / "atlaspatch_api",
+    "encoder_service": REPO / "encoder_service",
+    "segmenter_service": REPO / "segmenter_service",
+    "client": REPO / "client",
+    "orchestrator": REPO / "orchestrator",
+}
+# Each part, and the imports it may never make (a prefix forbids its submodules too).
+FORBIDDEN = {
+    "atlaspatch_api": ("client", "orchestrator", "encoder_service", "segmenter_service"),
+    "encoder_service": ("client", "orchestrator", "segmenter_service"),
+    "segmenter_service": ("client", "orchestrator", "encoder_service"),
+    # Clients never host a service.
+    "client": ("orchestrator", "atlaspatch_api.hosting.server", "atlaspatch_api.hosting.status"),
+    # A top-level `proto` module exists in other packages (proto-plus): never import one.
+    "orchestrator": ("proto",),
+}
+MAX_LINES = 300
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def forbidden_edges(part: str, folder: Path, forbidden: tuple[str, ...]) -> list[str]:
+    edges = []
+    for path in sorted(folder.rglob("*.py")):
+        if path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
+            continue
+        for line, module in imported_modules(path):
+            if any(module == bad or module.startswith(bad + ".") for bad in forbidden):
+                edges.append(f"{path.relative_to(folder.parent)}:{line} ({part}) imports {module}")
+    return edges
+
+
+@pytest.mark.parametrize("part", list(PACKAGES))
+def test_imports_point_downward(part: str) -> None:
+    assert forbidden_edges(part, PACKAGES[part], FORBIDDEN.get(part, ())) == []
+
+
+def test_the_check_finds_a_forbidden_import(tmp_path: Path) -> None:
+    service = tmp_path / "encoder_service"
+    service.mkdir()
+    (service / "ok.py").write_text("import numpy\nfrom atlaspatch_api import wire\n")
+    (service / "bad.py").write_text("def late():\n    from client.remote import RemoteEncoders\n")
+    edges = forbidden_edges("encoder_service", service, FORBIDDEN["encoder_service"])
+    assert edges == ["encoder_service/bad.py:2 (encoder_service) imports client.remote"]
+
+
+def test_the_api_package_cannot_collide_with_another_proto_module() -> None:
+    import atlaspatch_api
+
+    assert Path(atlaspatch_api.__file__).parent == PACKAGES["atlaspatch_api"]
+    assert not (REPO / "proto" / "__init__.py").exists()
+
+
+def test_no_module_is_over_300_lines() -> None:
+    """Small modules, one idea each (generated stubs and benchmarks aside)."""
+    folders = [*PACKAGES.values(), REPO / "tests"]
+    long = [
+        f"{path.relative_to(REPO)}: {lines}"
+        for folder in folders
+        for path in sorted(folder.rglob("*.py"))
+        if "_pb2" not in path.name and (lines := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert long == []

@@ -1,0 +1,107 @@
+"""`atlaspatch process` on existing output: matching coordinates reused, mismatched ones
+refused unless forced, a run that dies leaves no result and the next resumes, a failed
+addition keeps the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.cli import coords_run
+from tests.cli import process_run as process
+from tests.process_helpers import PLUGIN
+
+LITE = ("--feature-extractors", "efficientnet_lite0")
+
+
+def with_plugin(plugin: Path) -> tuple:
+    """Options adding the plugin's encoder to efficientnet_lite0."""
+    return ("--feature-extractors", "efficientnet_lite0,my_encoder", "--feature-plugin", plugin)
+
+
+def test_adding_an_encoder_reuses_matching_coordinates(tmp_path: Path, synthetic_slide) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    coords_only = coords_run(synthetic_slide.path, tmp_path)
+    assert coords_only.exit_code == 0
+    h5_path = tmp_path / "patches" / "synthetic-40x.h5"
+    with h5py.File(h5_path) as f:
+        coords, created = f["coords"][...], f.attrs["creation_date"]
+
+    first = process(synthetic_slide.path, tmp_path, "--feature-extractors", "efficientnet_lite0")
+    assert first.exit_code == 0, first.output
+    second = process(synthetic_slide.path, tmp_path, *with_plugin(plugin))
+    assert second.exit_code == 0, second.output
+    with h5py.File(h5_path) as f:
+        assert np.array_equal(f["coords"][...], coords) and f.attrs["creation_date"] == created
+        assert sorted(f["features"]) == ["efficientnet_lite0", "my_encoder"]
+    again = process(synthetic_slide.path, tmp_path, "--feature-extractors", "efficientnet_lite0")
+    assert again.exit_code == 0 and "coordinates and features exist" in again.output
+
+
+def test_mismatched_coordinates_are_refused_unless_forced(tmp_path: Path, synthetic_slide) -> None:
+    assert process(synthetic_slide.path, tmp_path, *LITE).exit_code == 0
+    other_step = (*LITE, "--step-size", "128")
+    other = process(synthetic_slide.path, tmp_path, *other_step)
+    assert other.exit_code == 1
+    assert (
+        "other parameters (step_size None there, 128 asked)" in other.output
+        and "--force" in other.output
+    )
+    forced = process(synthetic_slide.path, tmp_path, *other_step, "--force")
+    assert forced.exit_code == 0
+    with h5py.File(tmp_path / "patches" / "synthetic-40x.h5") as f:
+        assert f.attrs["overlap"] == 128 and len(f["features/efficientnet_lite0"]) == len(
+            f["coords"]
+        )
+
+
+FAILING_PLUGIN = PLUGIN.replace(
+    "        return model(batch)  # must return [batch, embedding_dim]",
+    "        calls.append(1)\n"
+    "        if len(calls) == 2:\n"
+    "            raise RuntimeError('GPU fell off')\n"
+    "        return model(batch)",
+).replace("import torch\n", "import torch\ncalls = []\n", 1)
+
+
+def test_a_run_that_dies_mid_slide_leaves_no_result_and_the_next_resumes(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    failing, working = tmp_path / "failing.py", tmp_path / "working.py"
+    failing.write_text(FAILING_PLUGIN)
+    working.write_text(PLUGIN)
+    out = tmp_path / "out"
+    # --feature-batch-size 8 (tests.cli): the first batch is written, the second fails.
+    args = ("--feature-extractors", "my_encoder", "--feature-plugin")
+    result = process(synthetic_slide.path, out, *args, failing)
+    assert result.exit_code == 1 and "GPU fell off" in result.output
+    # No result under its final name; a hidden leftover the next run can finish.
+    assert [p.name for p in (out / "patches").iterdir()] == [".synthetic-40x.h5.partial"]
+    resumed = process(synthetic_slide.path, out, *args, working)
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed at patch 8 of" in resumed.output
+    assert [p.name for p in (out / "patches").iterdir()] == ["synthetic-40x.h5"]
+    clean = process(synthetic_slide.path, tmp_path / "clean", *args, working)
+    assert clean.exit_code == 0, clean.output
+    with (
+        h5py.File(out / "patches/synthetic-40x.h5") as a,
+        h5py.File(tmp_path / "clean/patches/synthetic-40x.h5") as b,
+    ):
+        assert np.array_equal(a["coords"][...], b["coords"][...])
+        assert np.array_equal(a["features/my_encoder"][...], b["features/my_encoder"][...])
+        assert a.attrs["num_patches"] == b.attrs["num_patches"] == len(b["coords"])
+
+
+def test_a_failed_addition_keeps_the_existing_file(tmp_path: Path, synthetic_slide) -> None:
+    assert process(synthetic_slide.path, tmp_path, *LITE).exit_code == 0
+    h5_path = tmp_path / "patches" / "synthetic-40x.h5"
+    before = h5_path.read_bytes()
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(FAILING_PLUGIN)
+    result = process(synthetic_slide.path, tmp_path, *with_plugin(plugin))
+    assert result.exit_code == 1
+    assert h5_path.read_bytes() == before
+    assert [p.name for p in (tmp_path / "patches").iterdir()] == ["synthetic-40x.h5"]
