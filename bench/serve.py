@@ -36,13 +36,13 @@ from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
 from atlaspatch_api import wire  # noqa: E402
-from atlaspatch_api.hosting.triton_local import LocalTriton, triton_env_ready  # noqa: E402
 from atlaspatch_api.v1 import encoder_pb2  # noqa: E402
 from client.channel import Endpoint  # noqa: E402
 from client.remote import RemoteEncoders  # noqa: E402
 from encoder_service.registry import EncoderRegistry  # noqa: E402
 from encoder_service.triton_export import TritonExport, export_encoders  # noqa: E402
 from encoder_service.triton_forward import TritonEncoders  # noqa: E402
+from tests.local_triton import LocalTriton, triton_env_ready  # noqa: E402
 
 
 def batches_done(metrics_port: int) -> int:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from atlaspatch_api import wire
-from atlaspatch_api.hosting.background import BackgroundServer
 from atlaspatch_api.hosting.server import ServerSettings
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
 from encoder_service.handler import Batching
 from encoder_service.registry import EncoderRegistry
 from encoder_service.server import encoder_server
+from tests.background_server import BackgroundServer
 
 PATCHES = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
 

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from atlaspatch_api.hosting.background import BackgroundServer
 from atlaspatch_api.hosting.server import ServerSettings
 from orchestrator.cli import main
 from segmenter_service.server import segmenter_server
+from tests.background_server import BackgroundServer
 from tests.deploy_helpers import REPO, known_env_vars, parse_cli
 
 ATLASPATCH = REPO / ".venv" / "bin" / "atlaspatch"
@@ -110,7 +110,7 @@ def test_serve_health_reports_serving_and_unreachable() -> None:
 
 
 def test_triton_image_command_uses_real_tritonserver_options() -> None:
-    from atlaspatch_api.hosting.triton_local import TRITON_VENV, triton_env_ready
+    from tests.local_triton import TRITON_VENV, triton_env_ready
 
     if not triton_env_ready():
         pytest.skip("no .venv-triton (make triton-env)")

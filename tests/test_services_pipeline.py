@@ -8,11 +8,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from atlaspatch_api.hosting.background import BackgroundServer
 from atlaspatch_api.hosting.server import ServerSettings
 from client.channel import Endpoint
 from client.remote import RemoteSegmenter
 from segmenter_service.server import segmenter_server
+from tests.background_server import BackgroundServer
 from tests.cli import coords_run, process_run
 from tests.service_helpers import start_encoder
 

@@ -13,10 +13,10 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from atlaspatch_api import wire
-from atlaspatch_api.hosting.background import BackgroundServer
 from atlaspatch_api.hosting.server import ServerSettings
 from client.channel import Endpoint
 from client.remote import RemoteEncoders
+from tests.background_server import BackgroundServer
 from tests.cli import process_run
 from tests.service_helpers import PATCHES, embed_request, free_port, start_encoder, stub
 

@@ -18,9 +18,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from atlaspatch_api import wire
-from atlaspatch_api.hosting.background import BackgroundServer
 from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.hosting.triton_local import LocalTriton, triton_env_ready
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
 from client.channel import Endpoint
 from client.remote import RemoteSegmenter
@@ -31,7 +29,9 @@ from encoder_service.triton_forward import TritonEncoders, TritonModelMismatch
 from segmenter_service.sam2_backend import Sam2Segmenter
 from segmenter_service.server import segmenter_server
 from segmenter_service.triton_export import export_sam2
+from tests.background_server import BackgroundServer
 from tests.cli import atlaspatch, process_run
+from tests.local_triton import LocalTriton, triton_env_ready
 
 ENCODER = "efficientnet_lite0"
 

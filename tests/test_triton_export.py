@@ -118,7 +118,7 @@ def test_triton_unavailable_is_unavailable_to_clients() -> None:
 def test_run_local_needs_a_repository_and_a_port(arguments: list[str]) -> None:
     import subprocess
 
-    from atlaspatch_api.hosting.triton_local import RUN_LOCAL
+    from tests.local_triton import RUN_LOCAL
 
     finished = subprocess.run([RUN_LOCAL, *arguments], capture_output=True, text=True)
     assert finished.returncode == 2 and "usage" in finished.stderr

@@ -15,12 +15,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 
 from orchestrator.coordinates.geometry import PatchGeometry
+from orchestrator.output.attributes import file_attributes
 from orchestrator.output.existing import (
     ExistingOutput,
     Expected,
@@ -30,6 +30,8 @@ from orchestrator.output.existing import (
 )
 from orchestrator.output.feature_sets import FeatureSets
 from orchestrator.output.writer import CoordsWriter, partial_path, resumable_path
+from orchestrator.settings import CoordsSettings, RunSettings
+from orchestrator.slides.opened import OpenedSlide
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +76,19 @@ class SlideFile:
     def drop_leftover(self) -> None:
         self.leftover.unlink(missing_ok=True)
 
-    def create(self, attrs: dict[str, Any], write_batch: int, resumable: bool) -> CoordsWriter:
-        """A writer of a new file; `resumable` once its coordinates are complete."""
-        return CoordsWriter(self.path, attrs, write_batch, resumable)
+    def create(
+        self,
+        slide: OpenedSlide,
+        geometry: PatchGeometry,
+        settings: CoordsSettings,
+        run: RunSettings,
+        segmenter: dict[str, str],
+        resumable: bool,
+    ) -> CoordsWriter:
+        """A writer of a new file with its attributes; `resumable`: once its coordinates are
+        complete, a run that dies leaves it for the next to finish."""
+        attrs = file_attributes(slide, geometry, settings, run, segmenter)
+        return CoordsWriter(self.path, attrs, settings.write_batch, resumable)
 
     @contextmanager
     def resuming(self, names: list[str]) -> Iterator[tuple[StoredPatches, FeatureSets]]:

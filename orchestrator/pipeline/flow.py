@@ -17,7 +17,6 @@ import numpy as np
 from client.encoder import EncoderClient
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
-from orchestrator.output.attributes import file_attributes
 from orchestrator.output.feature_sets import FeatureSets
 from orchestrator.output.pictures import save_contours, save_grid, save_mask
 from orchestrator.pipeline.decision import Action, Decision
@@ -77,10 +76,10 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
         return SlideResult(slide.source, "done", output=_save_pictures(slide, mask, job))
     plan = plan_coordinates(slide, mask, job.coords, job.run)
     out = job.slide_file(slide.source)
-    attrs = file_attributes(slide, plan.geometry, job.coords, job.run, job.segmenter_provenance)
     # With features to compute, a run that dies while embedding leaves a file to resume.
     resumable = job.features is not None
-    with out.create(attrs, job.coords.write_batch, resumable) as writer:
+    provenance = job.segmenter_provenance
+    with out.create(slide, plan.geometry, job.coords, job.run, provenance, resumable) as writer:
         writer.append(plan.rows(), plan.tissue_fraction)
         if job.features is not None:
             writer.coords_done()

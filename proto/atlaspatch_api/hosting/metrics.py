@@ -10,45 +10,43 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 class ServiceMetrics:
     def __init__(self, service: str):
         self.registry = CollectorRegistry()
-        registry, by_service = self.registry, ["service"]
+        self._service = service
         self._requests = Counter(
             "atlaspatch_requests",
             "RPCs handled",
-            [*by_service, "method", "code"],
-            registry=registry,
+            ["service", "method", "code"],
+            registry=self.registry,
         )
-        self._latency = Histogram(
-            "atlaspatch_request_seconds",
-            "RPC wall time",
-            [*by_service, "method"],
-            registry=registry,
+        self._latency = self._histogram(
+            "atlaspatch_request_seconds", "RPC wall time", ("service", "method")
         )
-        batches = {"buckets": BATCH_BUCKETS, "registry": registry}
-        self._batch = Histogram(
-            "atlaspatch_batch_patches", "patches per forward pass", by_service, **batches
+        self._batch = self._histogram(
+            "atlaspatch_batch_patches", "patches per forward pass", buckets=BATCH_BUCKETS
         )
-        self._merged = Histogram(
+        self._merged = self._histogram(
             "atlaspatch_batch_requests",
             "requests merged into one forward pass",
-            by_service,
-            **batches,
+            buckets=BATCH_BUCKETS,
         )
-        self._queue_seconds = Histogram(
-            "atlaspatch_queue_seconds",
-            "time the oldest request of a batch waited",
-            by_service,
-            registry=registry,
+        self._queue_seconds = self._histogram(
+            "atlaspatch_queue_seconds", "time the oldest request of a batch waited"
         )
-        self._compute_seconds = Histogram(
-            "atlaspatch_compute_seconds", "forward pass time", by_service, registry=registry
-        )
+        self._compute_seconds = self._histogram("atlaspatch_compute_seconds", "forward pass time")
         self._queue_length = Gauge(
             "atlaspatch_queue_patches",
             "patches waiting to be batched",
-            by_service,
-            registry=registry,
+            ["service"],
+            registry=self.registry,
         )
-        self._service = service
+
+    def _histogram(
+        self,
+        name: str,
+        documentation: str,
+        labels: tuple[str, ...] = ("service",),
+        buckets: tuple[float, ...] = Histogram.DEFAULT_BUCKETS,
+    ) -> Histogram:
+        return Histogram(name, documentation, list(labels), buckets=buckets, registry=self.registry)
 
     def request(self, method: str, code: str, seconds: float) -> None:
         self._requests.labels(self._service, method, code).inc()

@@ -1,4 +1,4 @@
-"""A model server on an event loop of its own thread: for tests, benchmarks and notebooks."""
+"""A model server on an event loop of its own thread, for the tests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The nvidia-pytriton wheel's tritonserver on 127.0.0.1, started through
-deploy/triton/run-local.sh: for tests, benchmarks and notebooks."""
+deploy/triton/run-local.sh, for the tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
-PROJECT = Path(__file__).resolve().parents[3]
+PROJECT = Path(__file__).resolve().parents[1]
 RUN_LOCAL = PROJECT / "deploy" / "triton" / "run-local.sh"
 TRITON_VENV = Path(os.environ.get("ATLASPATCH_TRITON_VENV", PROJECT / ".venv-triton"))
 
