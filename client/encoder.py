@@ -69,10 +69,11 @@ def local_encoders(
     weights_dir: Path | None = None,
     plugins: tuple[Path, ...] = (),
     plugin_workers: int = 1,
+    batch_size: int = 0,
 ) -> LocalEncoders:
     """`names` loaded in this process on `device` (cuda falls back to the CPU), at
-    `precision` ("": the default for the device)."""
+    `precision` ("": the default for the device), warmed up at `batch_size`."""
     source, device = encoder_source(plugins, device, precision, plugin_workers)
-    handler = EncoderHandler(source, device, precision, weights_dir)
+    handler = EncoderHandler(source, device, precision, weights_dir, warm_up_batch=batch_size)
     handler.preload(names)
     return LocalEncoders(handler, names, precision)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from atlaspatch_api import wire
+from atlaspatch_api.buffers import keep_freed_buffers
 from atlaspatch_api.errors import NotFound
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
 from client.channel import Endpoint, call_metadata, open_channel
@@ -75,11 +76,21 @@ class RemoteEncoders:
         self._deadline = deadline
         self._pool = ThreadPoolExecutor(max(1, in_flight), thread_name_prefix="encoder-rpc")
         self.in_flight = max(1, in_flight)
+        keep_freed_buffers()  # each request is a fresh buffer of megabytes
 
     def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
-        request = encoder_pb2.EmbedRequest(
-            encoders=self.names, precision=self._precision, patches=wire.patches_to_proto(patches)
-        )
+        return self._send(self._request(patches))
+
+    def submit(self, patches: np.ndarray) -> Future:
+        # The request holds its own copy of the pixels: the caller may reuse `patches` at once.
+        return self._pool.submit(self._send, self._request(patches))
+
+    def _request(self, patches: np.ndarray) -> encoder_pb2.EmbedRequest:
+        request = encoder_pb2.EmbedRequest(encoders=self.names, precision=self._precision)
+        wire.patches_to_proto(patches, into=request.patches)
+        return request
+
+    def _send(self, request: encoder_pb2.EmbedRequest) -> dict[str, np.ndarray]:
         response = call_service(
             lambda: self._stub.Embed(
                 request, timeout=self._deadline, metadata=call_metadata(self._endpoint)
@@ -87,9 +98,6 @@ class RemoteEncoders:
             self._what,
         )
         return {e.encoder: wire.embedding_from_proto(e) for e in response.embeddings}
-
-    def submit(self, patches: np.ndarray) -> Future:
-        return self._pool.submit(self.embed, patches.copy())
 
     def describe(self) -> dict[str, dict[str, Any]]:
         request = encoder_pb2.LoadRequest(encoders=self.names, precision=self._precision)

@@ -75,6 +75,9 @@ class CustomEncoder:
             )
         return output.float().cpu()
 
+    def warm_up(self, batch_size: int) -> None:
+        pass  # the plugin's own business
+
     def describe(self) -> dict[str, Any]:
         return {
             "encoder": self.name,

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from atlaspatch_api.errors import InvalidInput
-from encoder_service.precision import DTYPES
+from encoder_service.precision import torch_dtype
 from encoder_service.spec import EncoderSpec
 
 
@@ -26,6 +26,10 @@ class Encoder(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """Facts for the output's dataset attributes."""
+        ...
+
+    def warm_up(self, batch_size: int) -> None:
+        """Run once at full batch size where the first pass is slow (CUDA start-up)."""
         ...
 
 
@@ -46,8 +50,13 @@ class TimmEncoder:
         self.embedding_dim = spec.embedding_dim
         self.device = torch.device(device)
         self.precision = precision
-        self.dtype = DTYPES[precision]
+        self.dtype = torch_dtype(precision)
         self.network = network.to(device=self.device, dtype=self.dtype).eval()
+        # GPUs run convolutions fastest on NHWC tensors; it changes nothing for transformers.
+        self._layout = torch.contiguous_format
+        if self.device.type == "cuda":
+            self._layout = torch.channels_last
+            self.network = self.network.to(memory_format=self._layout)
         self._mean = torch.tensor(spec.mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(spec.std, device=self.device).view(1, 3, 1, 1)
         self._weights_sha256 = weights_sha256
@@ -64,7 +73,8 @@ class TimmEncoder:
                 align_corners=False,
                 antialias=True,
             ).clamp_(0, 1)
-        return ((x - self._mean) / self._std).to(self.dtype)
+        x = ((x - self._mean) / self._std).to(self.dtype)
+        return x.contiguous(memory_format=self._layout)
 
     @torch.inference_mode()
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
@@ -74,6 +84,12 @@ class TimmEncoder:
                 [output[:, 0], output[:, self.spec.prefix_tokens :].mean(dim=1)], dim=-1
             )
         return output.float().cpu()
+
+    def warm_up(self, batch_size: int) -> None:
+        if self.device.type != "cuda":
+            return  # on the CPU the first pass costs what the others do
+        size = self.spec.input_size
+        self.embed(torch.zeros((batch_size, size, size, 3), dtype=torch.uint8))
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ from atlaspatch_api.errors import InvalidInput, Unavailable
 from encoder_service.batcher import BatchObserver, DynamicBatcher
 from encoder_service.encoder import Encoder
 from encoder_service.precision import checked_precision
+
+# Patches from the wire are read-only (the request's bytes), and torch says so when it wraps
+# them; no encoder writes into its input, so they are used as they are, without a copy.
+warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
 
 
 class NotReady(Unavailable):
@@ -66,6 +71,7 @@ class EncoderHandler:
         batching: Batching | None = None,
         observer: BatchObserver | None = None,
         max_patches_per_request: int | None = None,
+        warm_up_batch: int = 0,
     ):
         self._source = source
         self._device = device
@@ -74,6 +80,9 @@ class EncoderHandler:
         self._batching = batching or Batching()
         self._observer = observer
         self._max_patches = max_patches_per_request
+        # Each encoder runs once at this batch size when it loads, so that the first slide
+        # does not pay for CUDA's start-up (0: no warm-up).
+        self._warm_up_batch = warm_up_batch
         # One thread runs every forward pass: a device does one batch at a time anyway.
         # Forwarded requests wait on the network, not the device: many at once.
         workers = 32 if source.batches_itself else 1
@@ -162,6 +171,8 @@ class EncoderHandler:
         with self._lock:
             if key not in self._loaded:
                 encoder = self._source.create(name, self._device, precision, self._weights_dir)
+                if self._warm_up_batch:
+                    encoder.warm_up(self._warm_up_batch)
                 self._loaded[key] = (encoder, self._submitter(encoder))
             return self._loaded[key]
 
@@ -187,6 +198,4 @@ class EncoderHandler:
 
 
 def _run(encoder: Encoder, patches: np.ndarray) -> np.ndarray:
-    # Bytes from the wire are read-only; torch wants memory it may write.
-    writable = patches if patches.flags.writeable else patches.copy()
-    return encoder.embed(torch.from_numpy(np.ascontiguousarray(writable))).numpy()
+    return encoder.embed(torch.from_numpy(np.ascontiguousarray(patches))).numpy()

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from atlaspatch_api.errors import Refused
-from encoder_service.precision import DTYPES
+from encoder_service.precision import torch_dtype
 from encoder_service.registry import EncoderRegistry
 
 
@@ -23,7 +23,7 @@ def registry_with_plugins(
     registry = EncoderRegistry()
     for plugin in plugins:
         try:
-            load_plugin(plugin, registry, device, DTYPES[precision], num_workers)
+            load_plugin(plugin, registry, device, torch_dtype(precision), num_workers)
         except ValueError as exc:  # e.g. a name registered twice
             raise PluginError(f"{plugin}: {exc}") from exc
     return registry

@@ -1,13 +1,16 @@
-"""The precisions an encoder runs at, and the default for a device: decided here only."""
+"""The precisions an encoder runs at, and the default for a device: decided here only.
+Importing it costs no torch (the command line lists the precisions in its help)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from atlaspatch_api.errors import InvalidInput
 
+if TYPE_CHECKING:
+    import torch
+
 PRECISIONS = ("float32", "float16", "bfloat16")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def default_precision(device: str) -> str:
@@ -15,7 +18,13 @@ def default_precision(device: str) -> str:
     return "float16" if device.startswith("cuda") else "float32"
 
 
+def torch_dtype(precision: str) -> torch.dtype:
+    import torch
+
+    return getattr(torch, checked_precision(precision))
+
+
 def checked_precision(precision: str) -> str:
-    if precision not in DTYPES:
+    if precision not in PRECISIONS:
         raise InvalidInput(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     return precision

@@ -9,7 +9,7 @@ from atlaspatch_api.errors import InvalidInput, NotFound
 from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
 from encoder_service.encoder import Encoder, TimmEncoder
-from encoder_service.precision import DTYPES, checked_precision, default_precision
+from encoder_service.precision import checked_precision, default_precision, torch_dtype
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import resolve_weights
 
@@ -61,7 +61,7 @@ class EncoderRegistry:
         checked_precision(precision)
         custom = self._custom.get(name)
         if custom is not None:
-            return CustomEncoder(custom, device, precision, DTYPES[precision])
+            return CustomEncoder(custom, device, precision, torch_dtype(precision))
         spec = self._specs.get(name)
         if spec is None:
             raise self._unknown(name)

@@ -35,6 +35,7 @@ def encoder_server(
         metrics,
         # One request never holds more patches than the queue may.
         max_patches_per_request=batching.max_queue,
+        warm_up_batch=batching.max_batch_size,
     )
     handler.preload(preload)
     servicer = EncoderServicer(handler)

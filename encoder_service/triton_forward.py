@@ -137,6 +137,9 @@ class TritonEncoder:
         parts = [self._infer(array[start : start + step]) for start in range(0, len(array), step)]
         return torch.from_numpy(np.concatenate(parts) if len(parts) > 1 else parts[0])
 
+    def warm_up(self, batch_size: int) -> None:
+        pass  # Triton warms its own models (model_warmup in config.pbtxt)
+
     def describe(self) -> dict[str, Any]:
         facts = self._facts
         preprocessing = json.loads(facts["preprocessing"]) if facts.get("preprocessing") else {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from client.encoder import EncoderClient
+if TYPE_CHECKING:
+    from client.encoder import EncoderClient
 
 T = TypeVar("T")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from atlaspatch_api.errors import NotFound
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class UnknownModel(NotFound):

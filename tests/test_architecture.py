@@ -83,3 +83,20 @@ def test_no_module_is_over_300_lines() -> None:
         if "_pb2" not in path.name and (lines := len(path.read_text().splitlines())) > MAX_LINES
     ]
     assert long == []
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """`atlaspatch --help` and `atlaspatch info` must start at once: the model libraries are
+    imported by the commands that use them, when they run."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "timm", "sam2", "tritonclient", "grpc", "h5py", "cv2")
+    probe = (
+        "import sys, orchestrator.cli, orchestrator.slides.info; "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert loaded.stdout.split() == []

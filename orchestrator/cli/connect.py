@@ -34,6 +34,7 @@ def connect_encoders(options: dict[str, Any]) -> EncoderClient:
             options["weights_dir"],
             options["feature_plugins"],
             options["feature_num_workers"],
+            options["feature_batch_size"],
         )
     encoders.describe()  # fails early: unknown names, missing weights, a refused token
     return encoders

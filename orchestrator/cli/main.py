@@ -3,21 +3,13 @@ the segmenter and encoders (in this process or services), and runs the job over 
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from orchestrator import __version__
-from orchestrator.batch.report import write_report
-from orchestrator.batch.runner import run_slides
-from orchestrator.batch.summary import print_summary
-from orchestrator.cli.boundary import ServiceErrorsAsMessages, configure_logging
-from orchestrator.cli.connect import connect_encoders, connect_segmenter
-from orchestrator.cli.inputs import ensure_writable, load_sources
+from orchestrator.cli.boundary import ServiceErrorsAsMessages
 from orchestrator.cli.options import FEATURE_PLUGINS, MPP_CSV, VISUALIZE_CONTOURS, WEIGHTS_DIR
 from orchestrator.cli.pipeline_options import (
     coordinates,
@@ -29,9 +21,9 @@ from orchestrator.cli.pipeline_options import (
 )
 from orchestrator.cli.serve import serve
 from orchestrator.cli.triton import export_triton
-from orchestrator.pipeline.job import Job
-from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
-from orchestrator.slides.info import describe_slide
+from orchestrator.settings import CoordsSettings, settings_from
+
+# Commands import what they run when they run: `atlaspatch --help` stays quick.
 
 
 @click.group(
@@ -52,6 +44,8 @@ def main() -> None:
 @MPP_CSV
 def info(slide: Path, mpp_table: dict[str, float]) -> None:
     """Print a slide's vendor, pyramid levels, microns per pixel and magnification."""
+    from orchestrator.slides.info import describe_slide
+
     try:
         click.echo(describe_slide(slide, mpp_table))
     except Exception as exc:
@@ -65,7 +59,9 @@ def info(slide: Path, mpp_table: dict[str, float]) -> None:
 @VISUALIZE_CONTOURS
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
-    _run("detect-tissue", options)
+    from orchestrator.cli.run import run_command
+
+    run_command("detect-tissue", options)
 
 
 @main.command("segment-and-get-coords")
@@ -75,7 +71,9 @@ def detect_tissue(**options: Any) -> None:
 @coordinates
 def segment_and_get_coords(**options: Any) -> None:
     """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
-    _run("segment-and-get-coords", options, settings_from(CoordsSettings, options))
+    from orchestrator.cli.run import run_command
+
+    run_command("segment-and-get-coords", options, settings_from(CoordsSettings, options))
 
 
 @main.command()
@@ -92,7 +90,10 @@ def process(**options: Any) -> None:
     An existing HDF5 made with the same coordinate parameters gets only the missing feature
     sets; one made with other parameters is an error unless --force.
     """
-    _run("process", options, settings_from(CoordsSettings, options), with_features=True)
+    from orchestrator.cli.run import run_command
+
+    coords = settings_from(CoordsSettings, options)
+    run_command("process", options, coords, with_features=True)
 
 
 @main.command("encoders")
@@ -109,27 +110,3 @@ def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -
 
 main.add_command(serve)
 main.add_command(export_triton)
-
-
-def _run(
-    command: str,
-    options: dict[str, Any],
-    coords: CoordsSettings | None = None,
-    with_features: bool = False,
-) -> None:
-    """Run `command` over its slides, write this worker's report, then exit 1 if any
-    slide failed."""
-    configure_logging(options["verbose"], quiet=logging.WARNING)
-    started = time.time()
-    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
-    ensure_writable(options["output"])
-    run = settings_from(RunSettings, options)
-    features = None
-    if with_features:  # connected before any slide: unknown encoders, a refused token fail here
-        features = settings_from(FeatureSettings, options, encoders=connect_encoders(options))
-    job = Job.create(run, connect_segmenter(options), coords, features)
-    results = run_slides(sources, job)
-    print_summary(results)
-    report = write_report(run.output, command, results, started, time.time(), shard)
-    click.echo(f"report: {report}")
-    sys.exit(1 if any(result.status == "failed" for result in results) else 0)

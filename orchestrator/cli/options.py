@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from encoder_service.precision import PRECISIONS
-from orchestrator.slides.magnification import load_mpp_csv
 from segmenter_service.backend import TISSUE_MODELS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -43,10 +42,12 @@ def split_names(text: str) -> list[str]:
 def _mpp_table(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
     if path is None:
         return {}
+    from orchestrator.slides.magnification import load_mpp_csv
+
     try:
         return load_mpp_csv(path)
     except (OSError, ValueError) as exc:
-        raise click.BadParameter(str(exc), ctx, param) from exc
+        raise click.ClickException(f"--mpp-csv: {exc}") from exc
 
 
 def default_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int:

@@ -3,14 +3,12 @@ are assembled and hosted by the services' own packages) and check them."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from atlaspatch_api.hosting.server import ModelServer, ServerSettings
 from orchestrator.cli.boundary import configure_logging
 from orchestrator.cli.options import (
     DEVICE,
@@ -31,6 +29,9 @@ from orchestrator.cli.options import (
     split_names,
 )
 from orchestrator.settings import settings_from
+
+if TYPE_CHECKING:
+    from atlaspatch_api.hosting.server import ModelServer, ServerSettings
 
 server_options = compose(
     option(
@@ -182,12 +183,16 @@ def _triton_url(options: dict[str, Any]) -> str | None:
 
 
 def _settings(options: dict[str, Any]) -> ServerSettings:
+    from atlaspatch_api.hosting.server import ServerSettings
+
     if bool(options["tls_cert"]) != bool(options["tls_key"]):
         raise click.ClickException("TLS needs both --tls-cert and --tls-key")
     return settings_from(ServerSettings, options)
 
 
 def _serve(server: ModelServer) -> None:
+    import asyncio
+
     async def main() -> None:
         port = await server.start()
         metrics = f", metrics on :{server.metrics_port}/metrics" if server.metrics_port else ""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -104,6 +103,8 @@ class OpenSlideReader:
             ) from exc
         rgb = _flatten_alpha(rgba)
         if self._ycbcr_as_rgb:
+            import cv2
+
             # OpenCV's order is Y, Cr, Cb; the frames carry Y, Cb, Cr (JFIF full range).
             rgb = cv2.cvtColor(np.ascontiguousarray(rgb[..., [0, 2, 1]]), cv2.COLOR_YCrCb2RGB)
         return rgb
@@ -178,6 +179,8 @@ def open_slide(source: SlideSource) -> SlideReader:
 
 def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     """OpenSlide returns premultiplied RGBA; transparent areas (outside the scan) become white."""
+    import cv2  # here, not at the top: `atlaspatch info` starts without OpenCV
+
     alpha = rgba[..., 3]
     if cv2.minMaxLoc(np.ascontiguousarray(alpha))[0] == 255:
         return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)

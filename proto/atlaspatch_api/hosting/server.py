@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from atlaspatch_api.buffers import keep_freed_buffers
 from atlaspatch_api.hosting.interceptors import StatusInterceptor, TokenInterceptor
 from atlaspatch_api.hosting.metrics import ServiceMetrics
 
@@ -53,6 +54,7 @@ class ModelServer:
         self.metrics_port: int | None = None
 
     async def start(self) -> int:
+        keep_freed_buffers()  # requests are fresh buffers of megabytes
         interceptors: list[grpc.aio.ServerInterceptor] = [StatusInterceptor(self.metrics)]
         if self.settings.token:
             interceptors.insert(0, TokenInterceptor(self.settings.token))

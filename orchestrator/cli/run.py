@@ -1,0 +1,46 @@
+"""Running a slide command: its slides, its settings, its segmenter and encoders, the batch
+run, the summary and report, and the exit status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from atlaspatch_api.buffers import keep_freed_buffers
+from orchestrator.batch.report import write_report
+from orchestrator.batch.runner import run_slides
+from orchestrator.batch.summary import print_summary
+from orchestrator.cli.boundary import configure_logging
+from orchestrator.cli.connect import connect_encoders, connect_segmenter
+from orchestrator.cli.inputs import ensure_writable, load_sources
+from orchestrator.pipeline.job import Job
+from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
+
+
+def run_command(
+    command: str,
+    options: dict[str, Any],
+    coords: CoordsSettings | None = None,
+    with_features: bool = False,
+) -> None:
+    """Run `command` over its slides, write this worker's report, then exit 1 if any
+    slide failed."""
+    configure_logging(options["verbose"], quiet=logging.WARNING)
+    keep_freed_buffers()  # patches and batches are fresh buffers of megabytes, slide after slide
+    started = time.time()
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    ensure_writable(options["output"])
+    run = settings_from(RunSettings, options)
+    features = None
+    if with_features:  # connected before any slide: unknown encoders, a refused token fail here
+        features = settings_from(FeatureSettings, options, encoders=connect_encoders(options))
+    job = Job.create(run, connect_segmenter(options), coords, features)
+    results = run_slides(sources, job)
+    print_summary(results)
+    report = write_report(run.output, command, results, started, time.time(), shard)
+    click.echo(f"report: {report}")
+    sys.exit(1 if any(result.status == "failed" for result in results) else 0)
