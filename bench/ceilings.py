@@ -4,7 +4,6 @@ all cores with nothing else running, and an encoder's forward passes on random i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,8 +20,8 @@ from atlaspatch_api.v1 import encoder_pb2
 PLUGIN = Path(__file__).resolve().with_name("mean_colour_plugin.py")
 
 
-def decode_ceiling(slides: Path, work: Path, env: dict[str, str]) -> float:
-    """Patches/s decoding the level-0 JPEG tiles under the first slide's patches."""
+def slide_patches(slides: Path, work: Path, env: dict[str, str]) -> tuple[Path, np.ndarray]:
+    """The first slide and its patches' `coords` rows, as `segment-and-get-coords` finds them."""
     slide = sorted(slides.iterdir())[0]
     out = work / "coordinates"
     command = [
@@ -32,9 +31,13 @@ def decode_ceiling(slides: Path, work: Path, env: dict[str, str]) -> float:
     ]  # fmt: skip
     subprocess.run(command, env=env, check=True, capture_output=True)
     with h5py.File(out / "patches" / f"{slide.stem}.h5") as h5:
-        coords = h5["coords"][...]
-    return max(raw_decode_rate(slide, coords[:, :2], int(coords[0, 2]), os.cpu_count() or 1)
-               for _ in range(3))  # fmt: skip
+        return slide, h5["coords"][...]
+
+
+def decode_ceiling(slide: Path, coords: np.ndarray) -> float:
+    """Patches/s decoding the level-0 JPEG tiles under the patches, on every core."""
+    cores = os.cpu_count() or 1
+    return max(raw_decode_rate(slide, coords[:, :2], int(coords[0, 2]), cores) for _ in range(3))
 
 
 def forward_ceiling(encoder: str, args: argparse.Namespace, seconds: float = 10.0) -> float:
@@ -75,12 +78,22 @@ def random_weights(encoders: list[str], folder: Path) -> None:
             torch.save(build_network(spec, None).state_dict(), folder / f"{name}.pth")
 
 
-def wire_bytes_per_patch(batch: int) -> float:
-    patches = np.zeros((batch, 256, 256, 3), dtype=np.uint8)
-    request = encoder_pb2.EmbedRequest(encoders=["efficientnet_lite0"])
-    wire.patches_to_proto(patches, into=request.patches)
-    return round(request.ByteSize() / batch, 1)
+def wire_bytes_per_patch(slide: Path, coords: np.ndarray, batch: int) -> dict[str, float]:
+    """Bytes of an Embed request per patch, raw pixels and the slide's own tiles."""
+    from orchestrator.coordinates.geometry import PatchGeometry
+    from orchestrator.slides.discovery import discover_slides
+    from orchestrator.slides.tile_batches import TileBatches
 
-
-if __name__ == "__main__":
-    print(json.dumps({"wire_bytes_per_patch_32": wire_bytes_per_patch(32)}))
+    xy = coords[:batch, :2]
+    pixels = encoder_pb2.EmbedRequest(encoders=["efficientnet_lite0"])
+    wire.patches_to_proto(np.zeros((len(xy), 256, 256, 3), np.uint8), into=pixels.patches)
+    figures = {"pixels": round(pixels.ByteSize() / len(xy), 1)}
+    read = int(coords[0, 2])
+    geometry = PatchGeometry(256, 256, 20, 20, int(coords[0, 4]), read, read, read)
+    tiles = TileBatches.open(discover_slides(slide)[0], geometry, xy)
+    if tiles is not None:
+        with tiles:
+            request = encoder_pb2.EmbedRequest(encoders=["efficientnet_lite0"])
+            wire.tiled_to_proto(tiles.batch(xy), into=request.tiled)
+        figures["tiles"] = round(request.ByteSize() / len(xy), 1)
+    return figures

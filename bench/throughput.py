@@ -33,7 +33,13 @@ PLUGIN = HERE / "mean_colour_plugin.py"
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-from ceilings import decode_ceiling, forward_ceiling, random_weights, wire_bytes_per_patch  # noqa: E402
+from ceilings import (  # noqa: E402
+    decode_ceiling,
+    forward_ceiling,
+    random_weights,
+    slide_patches,
+    wire_bytes_per_patch,
+)
 from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
@@ -125,7 +131,7 @@ def min_cosine(a: Path, b: Path, encoder: str) -> float:
 
 
 def measure(encoder: str, slides: Path, work: Path, args: argparse.Namespace) -> dict:
-    local, remote = [], []
+    local, remote, pixels = [], [], []
     service, address = start_service(encoder, args)
     try:
         for round_ in range(args.rounds):
@@ -133,6 +139,8 @@ def measure(encoder: str, slides: Path, work: Path, args: argparse.Namespace) ->
                                  *in_process_options(encoder, args)))  # fmt: skip
             remote.append(process(slides, work / f"remote{round_}", encoder, args,
                                   "--encoder-url", address))  # fmt: skip
+            pixels.append(process(slides, work / f"pixels{round_}", encoder, args,
+                                  "--encoder-url", address, "--send-pixels"))  # fmt: skip
         many = [clients(slides, work, encoder, address, n, args) for n in args.clients if n > 1]
     finally:
         service.terminate()
@@ -140,6 +148,7 @@ def measure(encoder: str, slides: Path, work: Path, args: argparse.Namespace) ->
     patches = local[0]["patches"]
     steady_local = statistics.median(s for run in local for s in run["rest"])
     steady_remote = statistics.median(s for run in remote for s in run["rest"])
+    steady_pixels = statistics.median(s for run in pixels for s in run["rest"])
     slide = sorted((work / "local0" / "patches").glob("*.h5"))[0]
     return {
         "encoder": encoder,
@@ -151,12 +160,16 @@ def measure(encoder: str, slides: Path, work: Path, args: argparse.Namespace) ->
         ),
         "service_one_client_patches_per_second": round(patches / steady_remote, 1),
         "service_vs_in_process": round(steady_local / steady_remote, 3),
+        "service_sending_pixels_vs_in_process": round(steady_local / steady_pixels, 3),
         "service_first_slide_vs_steady": round(
             statistics.median(run["first"] for run in remote) / steady_remote, 2
         ),
         "service_many_clients": many,
         "fidelity_min_cosine": min_cosine(
             slide, work / "remote0" / "patches" / slide.name, encoder
+        ),
+        "fidelity_min_cosine_pixels": min_cosine(
+            slide, work / "pixels0" / "patches" / slide.name, encoder
         ),
     }
 
@@ -193,7 +206,8 @@ def main() -> None:
     for i in range(args.slides):
         os.link(source, slides / f"slide{i}{source.suffix}")
     started = time.time()
-    decode = decode_ceiling(slides, work, ENV)
+    slide, coords = slide_patches(slides, work, ENV)
+    decode = decode_ceiling(slide, coords)
     rows = [measure(encoder, slides, work, args) for encoder in encoders]
     figures = {
         "machine": describe_machine(),
@@ -202,7 +216,7 @@ def main() -> None:
         "batch": args.batch,
         "slides_per_run": args.slides,
         "decode_ceiling_patches_per_second": round(decode, 1),
-        "wire_bytes_per_patch": wire_bytes_per_patch(args.batch),
+        "wire_bytes_per_patch": wire_bytes_per_patch(slide, coords, args.batch),
         "encoders": rows,
         "bench_seconds": round(time.time() - started, 1),
     }
@@ -232,7 +246,8 @@ def _print_table(figures: dict) -> None:
         print(f"  {row['encoder']}: forward ceiling {row['forward_ceiling_patches_per_second']}, "
               f"in process {row['in_process_patches_per_second']}, one client through the "
               f"service {row['service_one_client_patches_per_second']} "
-              f"({row['service_vs_in_process']}x), first slide "
+              f"({row['service_vs_in_process']}x; sending pixels "
+              f"{row['service_sending_pixels_vs_in_process']}x), first slide "
               f"{row['in_process_first_slide_vs_steady']}x a later one, many clients "
               f"{row['service_many_clients']}, "
               f"min cosine {row['fidelity_min_cosine']}")  # fmt: skip

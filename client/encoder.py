@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from atlaspatch_api.tiles import TiledBatch, decode_batch
 from encoder_service.handler import EncoderHandler
 from encoder_service.sources import encoder_source
 
@@ -17,12 +18,13 @@ from encoder_service.sources import encoder_source
 class EncoderClient(Protocol):
     names: list[str]  # the encoders, in the order their results come
     in_flight: int  # batches worth keeping in flight at once
+    accepts_tiles: bool  # whether `submit` takes a TiledBatch (decoded by the service)
 
-    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+    def embed(self, patches: np.ndarray | TiledBatch) -> dict[str, np.ndarray]:
         """(B, H, W, 3) uint8 -> {encoder name: (B, D) float32}."""
         ...
 
-    def submit(self, patches: np.ndarray) -> Future:
+    def submit(self, patches: np.ndarray | TiledBatch) -> Future:
         """Like embed, without waiting; the caller may reuse `patches` at once."""
         ...
 
@@ -37,16 +39,19 @@ class EncoderClient(Protocol):
 
 class LocalEncoders:
     in_flight = 1  # the work happens in submit itself
+    accepts_tiles = False  # in process the slide reader decodes, in parallel
 
     def __init__(self, handler: EncoderHandler, names: list[str], precision: str = ""):
         self._handler = handler
         self.names = names
         self._precision = precision
 
-    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+    def embed(self, patches: np.ndarray | TiledBatch) -> dict[str, np.ndarray]:
+        if isinstance(patches, TiledBatch):
+            patches = decode_batch(patches)
         return dict(self._handler.embed_now(self.names, self._precision, patches))
 
-    def submit(self, patches: np.ndarray) -> Future:
+    def submit(self, patches: np.ndarray | TiledBatch) -> Future:
         done: Future = Future()
         try:
             done.set_result(self.embed(patches))

@@ -13,6 +13,7 @@ import numpy as np
 from atlaspatch_api import wire
 from atlaspatch_api.buffers import keep_freed_buffers
 from atlaspatch_api.errors import NotFound
+from atlaspatch_api.tiles import TiledBatch
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
 from client.channel import Endpoint, call_metadata, open_channel
 from client.retry import call_service
@@ -58,7 +59,8 @@ class RemoteSegmenter:
 
 class RemoteEncoders:
     """Embeds with `names` at `precision` on an encoder service; `in_flight` requests are
-    kept going at once so the service is never idle waiting on this client."""
+    kept going at once so the service is never idle waiting on this client (requests of
+    tiles are small, and the service decodes them before it embeds: a deep pipeline)."""
 
     def __init__(
         self,
@@ -66,7 +68,8 @@ class RemoteEncoders:
         names: list[str],
         precision: str = "",
         deadline: float = 300.0,
-        in_flight: int = 4,
+        in_flight: int = 12,
+        tiles: bool = True,
     ):
         self._endpoint = endpoint
         self._what = f"encoder service at {endpoint.target}"
@@ -76,18 +79,23 @@ class RemoteEncoders:
         self._deadline = deadline
         self._pool = ThreadPoolExecutor(max(1, in_flight), thread_name_prefix="encoder-rpc")
         self.in_flight = max(1, in_flight)
+        # The slide's own JPEG tiles where it has them: a tenth of the bytes, no decoding here.
+        self.accepts_tiles = tiles
         keep_freed_buffers()  # each request is a fresh buffer of megabytes
 
-    def embed(self, patches: np.ndarray) -> dict[str, np.ndarray]:
+    def embed(self, patches: np.ndarray | TiledBatch) -> dict[str, np.ndarray]:
         return self._send(self._request(patches))
 
-    def submit(self, patches: np.ndarray) -> Future:
+    def submit(self, patches: np.ndarray | TiledBatch) -> Future:
         # The request holds its own copy of the pixels: the caller may reuse `patches` at once.
         return self._pool.submit(self._send, self._request(patches))
 
-    def _request(self, patches: np.ndarray) -> encoder_pb2.EmbedRequest:
+    def _request(self, patches: np.ndarray | TiledBatch) -> encoder_pb2.EmbedRequest:
         request = encoder_pb2.EmbedRequest(encoders=self.names, precision=self._precision)
-        wire.patches_to_proto(patches, into=request.patches)
+        if isinstance(patches, TiledBatch):
+            wire.tiled_to_proto(patches, into=request.tiled)
+        else:
+            wire.patches_to_proto(patches, into=request.patches)
         return request
 
     def _send(self, request: encoder_pb2.EmbedRequest) -> dict[str, np.ndarray]:

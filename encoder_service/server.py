@@ -38,7 +38,7 @@ def encoder_server(
         warm_up_batch=batching.max_batch_size,
     )
     handler.preload(preload)
-    servicer = EncoderServicer(handler)
+    servicer = EncoderServicer(handler, max_patches=batching.max_queue)
 
     def add(server) -> None:
         encoder_pb2_grpc.add_EncoderServicer_to_server(servicer, server)

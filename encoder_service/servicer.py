@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 
 from atlaspatch_api import wire
+from atlaspatch_api.tiles import decode_batch
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
 from encoder_service.handler import EncoderHandler
 
 
 class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
-    def __init__(self, handler: EncoderHandler):
+    def __init__(self, handler: EncoderHandler, max_patches: int | None = None):
         self._handler = handler
+        self._max_patches = max_patches
+        # JPEG tiles decode on every core (libjpeg releases the GIL), off the event loop.
+        self._decode = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="tile-decode")
 
     async def Embed(
         self, request: encoder_pb2.EmbedRequest, context: grpc.aio.ServicerContext
     ) -> encoder_pb2.EmbedResponse:
-        patches = wire.patches_from_proto(request.patches)
+        if request.WhichOneof("batch") == "tiled":
+            tiled = wire.tiled_from_proto(request.tiled, self._max_patches)
+            # Assembled on a thread of the loop's own (its tiles decode on self._decode).
+            patches = await asyncio.get_running_loop().run_in_executor(
+                None, decode_batch, tiled, self._decode
+            )
+        else:
+            patches = wire.patches_from_proto(request.patches)
         results = await self._handler.embed(list(request.encoders), request.precision, patches)
         return encoder_pb2.EmbedResponse(
             embeddings=[wire.embedding_to_proto(name, matrix) for name, matrix in results]

@@ -55,7 +55,7 @@ def test_synthetic_pyramid_matches_openslide(synthetic_slide) -> None:
 @pytest.mark.shared_data
 def test_readers_take_the_fast_path_only_where_it_applies() -> None:
     svs = open_slide(discover_slides(SLIDES / "CMU-1-Small-Region.svs")[0])
-    assert svs._tiles is not None  # noqa: SLF001 - the point of the test
+    assert svs.tiled is not None
     for name in ("TCGA-CR-7395-01A-01-TS1.svs", "hamamatsu-fluorescence-dapi.ndpi", "boxes.tiff"):
         # JPEG 2000, NDPI and a deflate TIFF stay with OpenSlide.
-        assert open_slide(discover_slides(SLIDES / name)[0])._tiles is None, name
+        assert open_slide(discover_slides(SLIDES / name)[0]).tiled is None, name

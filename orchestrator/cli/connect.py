@@ -25,7 +25,8 @@ def connect_encoders(options: dict[str, Any]) -> EncoderClient:
     precision = options["feature_precision"] or ""  # "": the handler's default
     encoders: EncoderClient
     if options["encoder_url"]:
-        encoders = RemoteEncoders(_endpoint(options["encoder_url"], options), names, precision)
+        endpoint = _endpoint(options["encoder_url"], options)
+        encoders = RemoteEncoders(endpoint, names, precision, tiles=options["send_tiles"])
     else:
         encoders = local_encoders(
             names,

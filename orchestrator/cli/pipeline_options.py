@@ -196,9 +196,19 @@ segmenter_endpoint = compose(
     TLS_CA,
 )
 
-encoder_endpoint = option(
-    "--encoder-url",
-    default=None,
-    help="Encoder service (host:port, grpc://, grpcs://). Without it the encoders run in "
-    "this process.",
+encoder_endpoint = compose(
+    option(
+        "--encoder-url",
+        default=None,
+        help="Encoder service (host:port, grpc://, grpcs://). Without it the encoders run in "
+        "this process.",
+    ),
+    option(
+        "--send-tiles/--send-pixels",
+        default=True,
+        show_default=True,
+        help="With --encoder-url: send the slide's own JPEG tiles where the patches lie on a "
+        "tiled-JPEG level's pixel grid (about a tenth of the bytes; the service decodes "
+        "them), or always decoded pixels.",
+    ),
 )

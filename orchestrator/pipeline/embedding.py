@@ -1,19 +1,26 @@
-"""The pass over a slide's patches: each patch read once, batched as uint8, embedded by every
-requested encoder, and the rows handed on in order as they come."""
+"""The pass over a slide's patches: each patch read once, batched, embedded by every requested
+encoder, and the rows handed on in order as they come.
+
+A service that takes tiles gets the slide's own JPEG tiles where the patches lie on a
+tiled-JPEG level's pixel grid (it decodes them); otherwise patches are decoded here, in
+parallel, and travel as uint8 pixels.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 import numpy as np
 from tqdm import tqdm
 
+from atlaspatch_api.tiles import TiledBatch
 from client.encoder import EncoderClient
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.slides.patches import PatchReader
 from orchestrator.slides.slide import SlideSource
+from orchestrator.slides.tile_batches import TileBatches
 
 # Rows `first`, `first + 1`, ... of every encoder, by name.
 RowSink = Callable[[int, dict[str, np.ndarray]], None]
@@ -30,12 +37,9 @@ def embed_patches(
     show_progress: bool = False,
     first_row: int = 0,
 ) -> None:
-    """Read the patches at `xy` in parallel, two batches ahead, while earlier batches are
-    embedded (`encoders.in_flight` of them at once for a remote service); `write` gets the
-    rows in order, numbered from `first_row`."""
-    size = geometry.patch_size
-    batch = np.empty((batch_size, size, size, 3), dtype=np.uint8)
-    filled, start = 0, first_row
+    """Embed the patches at `xy` while later ones are read (`encoders.in_flight` batches
+    at once for a remote service); `write` gets the rows in order, numbered from
+    `first_row`."""
     pending: deque[tuple[int, int, Future]] = deque()
     progress = tqdm(
         total=len(xy), unit="patch", desc=source.stem, leave=False, disable=not show_progress
@@ -46,19 +50,43 @@ def embed_patches(
         write(first, future.result())
         progress.update(count)
 
-    def send(first: int, count: int) -> None:
-        pending.append((first, count, encoders.submit(batch[:count])))
-        while len(pending) >= encoders.in_flight:
-            collect()
+    tiles = TileBatches.open(source, geometry, xy) if encoders.accepts_tiles else None
+    # Batches of raw pixels are megabytes each: fewer of them wait at once.
+    in_flight = encoders.in_flight if tiles is not None else min(encoders.in_flight, 4)
+    with progress:
+        start = first_row
+        batches = (
+            tiles.batches(xy, batch_size)
+            if tiles is not None
+            else _pixel_batches(source, geometry, xy, batch_size, workers)
+        )
+        try:
+            for batch in batches:
+                pending.append((start, len(batch), encoders.submit(batch)))
+                start += len(batch)
+                while len(pending) >= in_flight:
+                    collect()
+            while pending:
+                collect()
+        finally:
+            if tiles is not None:
+                tiles.close()
 
-    with PatchReader(source, geometry, workers) as reader, progress:
+
+def _pixel_batches(
+    source: SlideSource, geometry: PatchGeometry, xy: np.ndarray, batch_size: int, workers: int
+) -> Iterator[np.ndarray | TiledBatch]:
+    """Batches of decoded patches, read in parallel two batches ahead. Each batch is a view
+    of one buffer that the next batch overwrites: `submit` must be done with it first."""
+    size = geometry.patch_size
+    batch = np.empty((batch_size, size, size, 3), dtype=np.uint8)
+    filled = 0
+    with PatchReader(source, geometry, workers) as reader:
         for patch in reader.read_many(xy, ahead=2 * batch_size):
             batch[filled] = patch
             filled += 1
             if filled == batch_size:
-                send(start, filled)
-                start, filled = start + filled, 0
+                yield batch
+                filled = 0
         if filled:
-            send(start, filled)
-        while pending:
-            collect()
+            yield batch[:filled]

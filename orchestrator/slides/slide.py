@@ -48,6 +48,8 @@ class SlideReader(Protocol):
     properties: dict[str, str]
     level_dimensions: tuple[tuple[int, int], ...]
     level_downsamples: tuple[float, ...]
+    # The tiled-JPEG levels, read tile by tile (None: a slide without any).
+    tiled: TiledTiff | None
 
     def read_region(
         self, location: tuple[int, int], level: int, size: tuple[int, int]
@@ -77,9 +79,7 @@ class OpenSlideReader:
         self.level_downsamples: tuple[float, ...] = tuple(
             float(d) for d in self._slide.level_downsamples
         )
-        self._tiles = TiledTiff.open(
-            source.open_path, self.level_dimensions, self.level_downsamples
-        )
+        self.tiled = TiledTiff.open(source.open_path, self.level_dimensions, self.level_downsamples)
         self._ycbcr_as_rgb = False
         self._ycbcr_as_rgb = self._dicom_frames_are_ycbcr()
         if self._ycbcr_as_rgb:
@@ -92,8 +92,8 @@ class OpenSlideReader:
         self, location: tuple[int, int], level: int, size: tuple[int, int]
     ) -> np.ndarray:
         try:
-            if self._tiles is not None:
-                pixels = self._tiles.read(location, level, size)
+            if self.tiled is not None:
+                pixels = self.tiled.read(location, level, size)
                 if pixels is not None:
                     return pixels
             rgba = np.asarray(self._slide.read_region(location, level, size))
@@ -129,8 +129,8 @@ class OpenSlideReader:
         return red > 150 and abs(green - 128) < 20 and abs(blue - 128) < 20
 
     def close(self) -> None:
-        if self._tiles is not None:
-            self._tiles.close()
+        if self.tiled is not None:
+            self.tiled.close()
         self._slide.close()
 
 
@@ -149,6 +149,7 @@ class PillowReader:
         self.vendor = "image"
         self.level_dimensions: tuple[tuple[int, int], ...] = ((int(width), int(height)),)
         self.level_downsamples: tuple[float, ...] = (1.0,)
+        self.tiled: TiledTiff | None = None
 
     def read_region(
         self, location: tuple[int, int], level: int, size: tuple[int, int]

@@ -2,8 +2,10 @@
 
 OpenSlide decodes to premultiplied ARGB and converts again to RGBA; for the common tiled-JPEG
 pyramids that costs about half the speed of decoding the tiles. Where a level is such a page,
-regions aligned to its pixel grid are assembled from tiles decoded with tifffile/imagecodecs
-(the same libjpeg, the same pixels); anything else is left to OpenSlide.
+regions aligned to its pixel grid are assembled from tiles decoded with imagecodecs as
+tifffile does (the same libjpeg, the same pixels); anything else is left to OpenSlide. The
+decoding and assembly are the API's (`atlaspatch_api.tiles`): a service that is sent the
+tiles makes the same patches.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from atlaspatch_api.tiles import TileCodec, TilePlacement, assemble, covering
+
 TIFF_SUFFIXES = (".svs", ".tif", ".tiff")
 JPEG = 7
 
@@ -23,13 +27,9 @@ JPEG = 7
 class _Level:
     width: int
     height: int
-    tile_w: int
-    tile_h: int
-    tiles_across: int
     offsets: tuple[int, ...]
     byte_counts: tuple[int, ...]
-    jpegtables: bytes | None
-    decode: Any  # tifffile's decoder for this page
+    codec: TileCodec
 
 
 class TiledTiff:
@@ -53,21 +53,11 @@ class TiledTiff:
             with tifffile.TiffFile(path) as tif:
                 pages = [p for p in tif.pages if isinstance(p, tifffile.TiffPage) and _usable(p)]
                 by_size = {(p.imagewidth, p.imagelength): p for p in reversed(pages)}
-                levels = {}
-                for index, size in enumerate(level_dimensions):
-                    page = by_size.get(size)
-                    if page is not None:
-                        levels[index] = _Level(
-                            width=size[0],
-                            height=size[1],
-                            tile_w=page.tilewidth,
-                            tile_h=page.tilelength,
-                            tiles_across=-(-page.imagewidth // page.tilewidth),
-                            offsets=tuple(page.dataoffsets),
-                            byte_counts=tuple(page.databytecounts),
-                            jpegtables=page.jpegtables,
-                            decode=page.decode,
-                        )
+                levels = {
+                    index: _level(by_size[size])
+                    for index, size in enumerate(level_dimensions)
+                    if size in by_size
+                }
         except Exception:  # not a TIFF tifffile understands: OpenSlide alone reads it
             return None
         return cls(path, levels, downsamples) if levels else None
@@ -76,53 +66,64 @@ class TiledTiff:
         self, location: tuple[int, int], level: int, size: tuple[int, int]
     ) -> np.ndarray | None:
         """RGB region, or None when this level or position is not on the fast path."""
-        found = self._levels.get(level)
+        origin = self.origin(location, level)
+        if origin is None:
+            return None
+        lv = self._levels[level]
+        placements: list[TilePlacement] = []
+        decoded: list[np.ndarray | None] = []
+        for index, x, y in covering(*origin, size, (lv.width, lv.height), lv.codec):
+            data = self.tile_bytes(level, index)
+            decoded.append(lv.codec.decode(data) if data else None)
+            placements.append(TilePlacement(len(placements), x, y))
+        return assemble(*origin, size, (lv.width, lv.height), lv.codec, placements, decoded)
+
+    def origin(self, location: tuple[int, int], level: int) -> tuple[int, int] | None:
+        """The level-0 `location` in the level's own pixels, or None when the level is not
+        a tiled-JPEG page or the location falls between its pixels."""
         downsample = self._downsamples[level]
-        if found is None or not float(downsample).is_integer():
+        if level not in self._levels or not float(downsample).is_integer():
             return None
         step = int(downsample)
         if location[0] % step or location[1] % step:
             return None
-        x0, y0 = location[0] // step, location[1] // step
-        width, height = size
-        lv = found
-        inside = x0 >= 0 and y0 >= 0 and x0 + width <= lv.width and y0 + height <= lv.height
-        # Every pixel of a region inside the image is overwritten; outside the scan is white.
-        out = (
-            np.empty((height, width, 3), np.uint8)
-            if inside
-            else np.full((height, width, 3), 255, np.uint8)
-        )
-        first_col, first_row = max(0, x0) // lv.tile_w, max(0, y0) // lv.tile_h
-        last_col = min(lv.width, x0 + width) - 1
-        last_row = min(lv.height, y0 + height) - 1
-        for row in range(first_row, last_row // lv.tile_h + 1):
-            for col in range(first_col, last_col // lv.tile_w + 1):
-                tile = self._tile(lv, row * lv.tiles_across + col)
-                tx, ty = col * lv.tile_w, row * lv.tile_h
-                # Overlap of the tile (clipped to the image) with the wanted region.
-                left, top = max(tx, x0), max(ty, y0)
-                right = min(tx + lv.tile_w, x0 + width, lv.width)
-                bottom = min(ty + lv.tile_h, y0 + height, lv.height)
-                if right <= left or bottom <= top:
-                    continue
-                region = out[top - y0 : bottom - y0, left - x0 : right - x0]
-                if tile is None:
-                    region[...] = 255
-                else:
-                    region[...] = tile[top - ty : bottom - ty, left - tx : right - tx]
-        return out
+        return location[0] // step, location[1] // step
+
+    def level(self, level: int) -> tuple[TileCodec, tuple[int, int]]:
+        """How the level's tiles decode, and its size."""
+        lv = self._levels[level]
+        return lv.codec, (lv.width, lv.height)
+
+    def tile_bytes(self, level: int, index: int) -> bytes:
+        """The tile's JPEG stream as stored; b"" for a sparse tile (nothing scanned there)."""
+        lv = self._levels[level]
+        count = lv.byte_counts[index]
+        return os.pread(self._fd, count, lv.offsets[index]) if count else b""
 
     def close(self) -> None:
         os.close(self._fd)
 
-    def _tile(self, level: _Level, index: int) -> np.ndarray | None:
-        count = level.byte_counts[index]
-        if count == 0:
-            return None  # a sparse tile: nothing was scanned there
-        data = os.pread(self._fd, count, level.offsets[index])
-        pixels, _, _ = level.decode(data, index, jpegtables=level.jpegtables)
-        return pixels.reshape(pixels.shape[-3:])[..., :3]
+
+def _level(page: Any) -> _Level:
+    from tifffile.tifffile import jpeg_decode_colorspace
+
+    colorspace, outcolorspace = jpeg_decode_colorspace(
+        page.photometric, page.planarconfig, page.extrasamples, page.is_jfif
+    )
+    codec = TileCodec(
+        page.tilewidth,
+        page.tilelength,
+        page.jpegtables or b"",
+        -1 if colorspace is None else int(colorspace),
+        -1 if outcolorspace is None else int(outcolorspace),
+    )
+    return _Level(
+        page.imagewidth,
+        page.imagelength,
+        tuple(page.dataoffsets),
+        tuple(page.databytecounts),
+        codec,
+    )
 
 
 def _usable(page: Any) -> bool:

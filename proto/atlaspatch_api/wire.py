@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from atlaspatch_api.errors import InvalidInput
+from atlaspatch_api.tiles import TileCodec, TiledBatch, TilePlacement
 from atlaspatch_api.v1 import encoder_pb2, segmenter_pb2
 
 
@@ -86,3 +87,81 @@ def embedding_from_proto(message: encoder_pb2.Embedding) -> np.ndarray:
             f"embedding {message.encoder}: {len(values)} bytes for {shape[0]}x{shape[1]}"
         )
     return np.frombuffer(values, "<f4").reshape(shape).astype(np.float32)
+
+
+# Bounds on what a tiled request may ask the service to decode and hold.
+MAX_TILE_SIDE = 4096
+MAX_READ_SIDE = 8192
+MAX_PATCH_SIDE = 4096
+
+
+def tiled_to_proto(batch: TiledBatch, into: encoder_pb2.TiledPatches) -> None:
+    codec = batch.codec
+    into.patch_size, into.read_size = batch.patch_size, batch.read_size
+    into.level_width, into.level_height = batch.level_size
+    into.tile_width, into.tile_height = codec.tile_width, codec.tile_height
+    into.jpeg_tables = codec.jpeg_tables
+    into.colorspace, into.outcolorspace = codec.colorspace, codec.outcolorspace
+    into.tiles.extend(batch.tiles)
+    for (x, y), placements in zip(batch.origins, batch.placements, strict=True):
+        into.regions.add(
+            x=x,
+            y=y,
+            tiles=[p.tile for p in placements],
+            tile_x=[p.x for p in placements],
+            tile_y=[p.y for p in placements],
+        )
+
+
+def tiled_from_proto(message: encoder_pb2.TiledPatches, max_count: int | None = None) -> TiledBatch:
+    """The batch, checked before anything is decoded: sizes within bounds, at most
+    `max_count` patches, every tile index a tile of the request."""
+    sides = {
+        "tile": (message.tile_width, message.tile_height, MAX_TILE_SIDE),
+        "region": (message.read_size, message.read_size, MAX_READ_SIDE),
+        "patch": (message.patch_size, message.patch_size, MAX_PATCH_SIDE),
+    }
+    for what, (width, height, most) in sides.items():
+        if not (0 < width <= most and 0 < height <= most):
+            raise InvalidInput(f"{what} {width}x{height}: sides must be 1 to {most}")
+    if not message.regions:
+        raise InvalidInput("an empty patch batch")
+    if max_count is not None and len(message.regions) > max_count:
+        raise InvalidInput(f"{len(message.regions)} patches in one request; at most {max_count}")
+    # A region lies on at most this many tiles: more would be work for nothing.
+    most = (-(-message.read_size // message.tile_width) + 1) * (
+        -(-message.read_size // message.tile_height) + 1
+    )
+    if len(message.tiles) > most * len(message.regions):
+        raise InvalidInput(f"{len(message.tiles)} tiles for {len(message.regions)} regions")
+    tiles = list(message.tiles)
+    placements = []
+    for region in message.regions:
+        if not len(region.tiles) == len(region.tile_x) == len(region.tile_y):
+            raise InvalidInput("a region's tiles, tile_x and tile_y differ in length")
+        if len(region.tiles) > most:
+            raise InvalidInput(f"a region on {len(region.tiles)} tiles; at most {most}")
+        if any(index >= len(tiles) for index in region.tiles):
+            raise InvalidInput(f"a region names a tile beyond the {len(tiles)} sent")
+        placements.append(
+            [
+                TilePlacement(*p)
+                for p in zip(region.tiles, region.tile_x, region.tile_y, strict=True)
+            ]
+        )
+    codec = TileCodec(
+        message.tile_width,
+        message.tile_height,
+        message.jpeg_tables,
+        message.colorspace,
+        message.outcolorspace,
+    )
+    return TiledBatch(
+        codec,
+        (message.level_width, message.level_height),
+        message.read_size,
+        message.patch_size,
+        tiles,
+        [(region.x, region.y) for region in message.regions],
+        placements,
+    )

@@ -19,15 +19,57 @@ class PatchBatch(_message.Message):
     pixels: bytes
     def __init__(self, count: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., pixels: _Optional[bytes] = ...) -> None: ...
 
+class TiledPatches(_message.Message):
+    __slots__ = ("patch_size", "read_size", "level_width", "level_height", "tile_width", "tile_height", "jpeg_tables", "colorspace", "outcolorspace", "tiles", "regions")
+    PATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    READ_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TILE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    TILE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    JPEG_TABLES_FIELD_NUMBER: _ClassVar[int]
+    COLORSPACE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOLORSPACE_FIELD_NUMBER: _ClassVar[int]
+    TILES_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    patch_size: int
+    read_size: int
+    level_width: int
+    level_height: int
+    tile_width: int
+    tile_height: int
+    jpeg_tables: bytes
+    colorspace: int
+    outcolorspace: int
+    tiles: _containers.RepeatedScalarFieldContainer[bytes]
+    regions: _containers.RepeatedCompositeFieldContainer[TileRegion]
+    def __init__(self, patch_size: _Optional[int] = ..., read_size: _Optional[int] = ..., level_width: _Optional[int] = ..., level_height: _Optional[int] = ..., tile_width: _Optional[int] = ..., tile_height: _Optional[int] = ..., jpeg_tables: _Optional[bytes] = ..., colorspace: _Optional[int] = ..., outcolorspace: _Optional[int] = ..., tiles: _Optional[_Iterable[bytes]] = ..., regions: _Optional[_Iterable[_Union[TileRegion, _Mapping]]] = ...) -> None: ...
+
+class TileRegion(_message.Message):
+    __slots__ = ("x", "y", "tiles", "tile_x", "tile_y")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    TILES_FIELD_NUMBER: _ClassVar[int]
+    TILE_X_FIELD_NUMBER: _ClassVar[int]
+    TILE_Y_FIELD_NUMBER: _ClassVar[int]
+    x: int
+    y: int
+    tiles: _containers.RepeatedScalarFieldContainer[int]
+    tile_x: _containers.RepeatedScalarFieldContainer[int]
+    tile_y: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., tiles: _Optional[_Iterable[int]] = ..., tile_x: _Optional[_Iterable[int]] = ..., tile_y: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class EmbedRequest(_message.Message):
-    __slots__ = ("encoders", "precision", "patches")
+    __slots__ = ("encoders", "precision", "patches", "tiled")
     ENCODERS_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     PATCHES_FIELD_NUMBER: _ClassVar[int]
+    TILED_FIELD_NUMBER: _ClassVar[int]
     encoders: _containers.RepeatedScalarFieldContainer[str]
     precision: str
     patches: PatchBatch
-    def __init__(self, encoders: _Optional[_Iterable[str]] = ..., precision: _Optional[str] = ..., patches: _Optional[_Union[PatchBatch, _Mapping]] = ...) -> None: ...
+    tiled: TiledPatches
+    def __init__(self, encoders: _Optional[_Iterable[str]] = ..., precision: _Optional[str] = ..., patches: _Optional[_Union[PatchBatch, _Mapping]] = ..., tiled: _Optional[_Union[TiledPatches, _Mapping]] = ...) -> None: ...
 
 class Embedding(_message.Message):
     __slots__ = ("encoder", "rows", "dim", "values")
