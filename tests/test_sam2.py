@@ -140,6 +140,7 @@ def test_cli_end_to_end_with_batched_sam2(sam2_checkpoint: Path, tmp_path: Path)
     ]
 
 
+@pytest.mark.shared_data
 def test_cli_without_checkpoint_fails_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
