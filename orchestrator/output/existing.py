@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.output.feature_sets import stored_feature_facts
+from orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
 from orchestrator.output.writer import COORDS_COMPLETE
 from orchestrator.settings import CoordsSettings
 
@@ -43,9 +43,12 @@ class Expected:
 class ExistingOutput:
     path: Path
     mismatch: str | None  # why its coordinates cannot be reused, if they cannot
+    damaged: bool = False  # unreadable, or no coords: nothing in it can be reused
     # The feature sets it holds, each with its FEATURE_FACTS.
     features: dict[str, dict[str, str]] = field(default_factory=dict)
     coords_complete: bool = False  # set by a run that died while embedding (see resume)
+    # The feature sets with every row written, by name, with their dimension.
+    complete_features: dict[str, int] = field(default_factory=dict)
 
     @property
     def encoders(self) -> list[str]:
@@ -58,12 +61,20 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
             attrs = dict(h5.attrs)
             features = stored_feature_facts(h5, FEATURE_FACTS)
             has_coords = "coords" in h5
+            complete = complete_feature_sets(h5) if has_coords else {}
     except OSError as exc:
-        return ExistingOutput(path, f"the existing file cannot be read ({exc})")
+        return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
     if not has_coords:
-        return ExistingOutput(path, "the existing file has no coords")
+        return ExistingOutput(path, "it has no coords", damaged=True)
     mismatch = _mismatch(attrs, expected.settings, expected.segmenter, expected.mpp_override)
-    return ExistingOutput(path, mismatch, features, bool(attrs.get(COORDS_COMPLETE, False)))
+    coords_complete = bool(attrs.get(COORDS_COMPLETE, False))
+    return ExistingOutput(
+        path,
+        mismatch,
+        features=features,
+        coords_complete=coords_complete,
+        complete_features=complete,
+    )
 
 
 def _mismatch(
@@ -93,9 +104,12 @@ def _mismatch(
 
 def feature_mismatch(existing: ExistingOutput, wanted: dict[str, dict]) -> str | None:
     """How the feature sets already there differ from the encoders this run would use
-    (weights, precision), or None when they are the same."""
+    (weights, precision, dimension), or None when they are the same."""
     differences = []
     for name, facts in wanted.items():
+        there_dim, asked_dim = existing.complete_features.get(name), facts.get("embedding_dim")
+        if there_dim is not None and asked_dim is not None and there_dim != int(asked_dim):
+            differences.append(f"features/{name} dimension {there_dim} there, {asked_dim} asked")
         for key in FEATURE_FACTS:
             there, asked = existing.features[name][key], str(facts.get(key, ""))
             if there and asked and there != asked:

@@ -61,6 +61,18 @@ class FeatureSets:
         self._h5.flush()
 
 
+def complete_feature_sets(h5: h5py.File) -> dict[str, int]:
+    """The feature sets that hold a row for every patch of `coords`, all written (a set from
+    AtlasPatch has no ROWS_DONE: its row count decides), by name, with their dimension."""
+    rows = len(h5["coords"])
+    complete = {}
+    for name, dataset in h5.get(FEATURES_GROUP, {}).items():
+        done = int(dataset.attrs.get(ROWS_DONE, dataset.shape[0]))
+        if dataset.ndim == 2 and dataset.shape[0] == rows and done >= rows:
+            complete[name] = int(dataset.shape[1])
+    return complete
+
+
 def stored_feature_facts(h5: h5py.File, keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """The feature sets a file holds, each with the attributes named by `keys`."""
     group = h5.get(FEATURES_GROUP, {})

@@ -41,6 +41,9 @@ def decide(source: SlideSource, job: Job) -> Decision:
     if job.run.force or not out.exists():
         return COMPUTE
     existing = out.inspect(job.expected(source))
+    if existing.damaged:
+        why = f"{out.path} is damaged: {existing.mismatch}; use --force to recompute it"
+        return Decision(Action.FAIL, why)
     if existing.mismatch:
         return Decision(
             Action.FAIL,
@@ -51,7 +54,8 @@ def decide(source: SlideSource, job: Job) -> Decision:
         why = "output exists" + ("" if job.run.skip_existing else " (use --force to overwrite)")
         return Decision(Action.SKIP, why)
     names = job.features.names
-    present = [name for name in names if name in existing.encoders]
+    # An incomplete set (fewer rows than coords, not all written) is computed anew.
+    present = [name for name in names if name in existing.complete_features]
     if present:
         wanted = job.features.encoders.only(present).describe()
         differs = out.features_differ(existing, wanted)
@@ -59,7 +63,7 @@ def decide(source: SlideSource, job: Job) -> Decision:
             return Decision(
                 Action.FAIL, f"{out.path} holds other features ({differs}); use --force"
             )
-    missing = tuple(name for name in names if name not in existing.encoders)
+    missing = tuple(name for name in names if name not in existing.complete_features)
     if not missing:
         return Decision(Action.SKIP, "coordinates and features exist")
     return Decision(Action.ADD_FEATURES, missing=missing)

@@ -23,6 +23,8 @@ def discover_slides(path: Path, recursive: bool = False) -> list[SlideSource]:
         if path.suffix.lower() == ".dcm":
             return [_dicom_source(path.parent, given=path)]
         return [SlideSource(path=path, open_path=path, stem=path.stem)]
+    if not path.is_dir():
+        raise DiscoveryError(f"{path} is neither a regular file nor a folder")
     if _is_dicom_folder(path):
         return [_dicom_source(path)]
 

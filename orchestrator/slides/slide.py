@@ -25,7 +25,10 @@ SUPPORTED_EXTENSIONS = WSI_EXTENSIONS + IMAGE_EXTENSIONS
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 
-# Plain images can be huge (Pillow's bomb check stops at ~179 MP); slides are what we read.
+# A plain image is decoded whole, into memory: past this many pixels (300 MB as RGB) it is
+# refused before decoding, with a hint to make it a pyramid. Our limit replaces Pillow's own
+# (a warning at 89 MP, an error at 179 MP).
+PLAIN_IMAGE_MAX_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = None
 
 
@@ -141,7 +144,16 @@ class PillowReader:
         self.source = source
         try:
             with Image.open(source.open_path) as image:
+                width, height = image.size  # from the header: nothing is decoded yet
+                if width * height > PLAIN_IMAGE_MAX_PIXELS:
+                    raise SlideError(
+                        f"a plain image of {width}x{height} px is decoded whole, and that is "
+                        f"over the limit of {PLAIN_IMAGE_MAX_PIXELS:,} px; make it a tiled "
+                        "pyramid (e.g. vips tiffsave --tile --pyramid --compression jpeg)"
+                    )
                 self._pixels = np.asarray(image.convert("RGB"))
+        except SlideError:
+            raise
         except Exception as exc:
             raise SlideError(f"Pillow cannot read it: {exc}") from exc
         height, width = self._pixels.shape[:2]
@@ -170,6 +182,8 @@ class PillowReader:
 
 
 def open_slide(source: SlideSource) -> SlideReader:
+    if not source.open_path.is_file():  # a FIFO or a device would block or never end
+        raise SlideError("not a regular file")
     suffix = source.open_path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return PillowReader(source)
