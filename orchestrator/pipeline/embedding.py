@@ -15,7 +15,6 @@ from concurrent.futures import Future
 import numpy as np
 from tqdm import tqdm
 
-from atlaspatch_api.tiles import TiledBatch
 from client.encoder import EncoderClient
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.slides.patches import PatchReader
@@ -75,7 +74,7 @@ def embed_patches(
 
 def _pixel_batches(
     source: SlideSource, geometry: PatchGeometry, xy: np.ndarray, batch_size: int, workers: int
-) -> Iterator[np.ndarray | TiledBatch]:
+) -> Iterator[np.ndarray]:
     """Batches of decoded patches, read in parallel two batches ahead. Each batch is a view
     of one buffer that the next batch overwrites: `submit` must be done with it first."""
     size = geometry.patch_size
