@@ -1,9 +1,11 @@
 """Cross-client dynamic batching: small requests from many clients become one forward pass.
 
-Each waiting request holds a future. A batch is flushed when it reaches `max_batch_size`
-patches or when its oldest request has waited `max_delay` seconds; the merged result is split
-back to the waiters in order. A failed batch fails every waiter with the same error. A queue
-holding `max_queue` patches refuses more (-> RESOURCE_EXHAUSTED).
+Each waiting request holds a future. A batch is flushed when it reaches its size limit
+(`max_batch_size` patches, fewer for large patches: `batch_limit`) or when its oldest request
+has waited `max_delay` seconds; the merged result is split back to the waiters in order. A
+request larger than one batch is split into several. A failed batch fails every waiter with
+the same error. A queue holding `max_queue` patches refuses more (-> RESOURCE_EXHAUSTED).
+Work whose caller has gone (cancelled, or past its deadline) is dropped before it runs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from atlaspatch_api.errors import Exhausted
+from atlaspatch_api.errors import DeadlineExceeded, Exhausted
 
 
 class QueueFull(Exhausted):
@@ -29,7 +31,16 @@ class QueueFull(Exhausted):
 class _Waiting:
     patches: np.ndarray
     future: asyncio.Future
+    deadline: float | None  # time.perf_counter() after which nobody waits for the result
     arrived: float = field(default_factory=time.perf_counter)
+
+    def abandoned(self, now: float) -> bool:
+        if self.future.done():  # its caller was cancelled
+            return True
+        if self.deadline is not None and now > self.deadline:
+            self.future.set_exception(DeadlineExceeded("the deadline passed while queued"))
+            return True
+        return False
 
 
 class BatchObserver(Protocol):
@@ -57,6 +68,7 @@ class DynamicBatcher:
         max_delay: float = 0.005,
         max_queue: int = 4096,
         observer: BatchObserver | None = None,
+        batch_limit: Callable[[tuple[int, ...]], int] | None = None,
     ):
         self._run = run
         self._executor = executor
@@ -64,25 +76,35 @@ class DynamicBatcher:
         self._max_delay = max_delay
         self._max_queue = max_queue
         self._observer = observer or _Unobserved()
+        # Patches per forward pass for a patch shape (H, W, 3): what bounds a pass's memory.
+        self._batch_limit = batch_limit or (lambda shape: self._max_batch)
         self._queue: deque[_Waiting] = deque()
         self._queued_patches = 0
         self._arrival = asyncio.Event()
         self._task: asyncio.Task | None = None
 
-    async def submit(self, patches: np.ndarray) -> np.ndarray:
+    async def submit(self, patches: np.ndarray, deadline: float | None = None) -> np.ndarray:
+        """The embeddings of `patches`; `deadline` is a time.perf_counter() value."""
         if self._queued_patches + len(patches) > self._max_queue:
             raise QueueFull(
                 f"{self._queued_patches} patches already queued "
                 f"(limit {self._max_queue}); retry later"
             )
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._serve())
-        waiting = _Waiting(patches, asyncio.get_running_loop().create_future())
-        self._queue.append(waiting)
+        loop = asyncio.get_running_loop()
+        step = self._limit(patches.shape[1:])
+        waiting = [
+            _Waiting(patches[start : start + step], loop.create_future(), deadline)
+            for start in range(0, len(patches), step)
+        ]
+        self._queue.extend(waiting)
         self._queued_patches += len(patches)
         self._observer.queue_length(self._queued_patches)
         self._arrival.set()
-        return await waiting.future
+        if self._task is None:
+            self._task = loop.create_task(self._serve())
+        # A cancelled caller cancels its parts' futures: they are dropped when their turn comes.
+        parts = await asyncio.gather(*(w.future for w in waiting))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -90,13 +112,14 @@ class DynamicBatcher:
             self._task = None
 
     async def _serve(self) -> None:
+        """Runs while requests wait; ends when none do (so that an idle batcher holds no task
+        and a released encoder can be freed)."""
         loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                self._arrival.clear()
-                await self._arrival.wait()
+        while self._queue:
             await self._wait_for_batch()
             batch = self._take_batch()
+            if not batch:
+                continue
             queued = time.perf_counter() - batch[0].arrived
             merged = (
                 np.concatenate([w.patches for w in batch]) if len(batch) > 1 else batch[0].patches
@@ -116,11 +139,15 @@ class DynamicBatcher:
                 if not waiting.future.done():  # a cancelled client does not stop the others
                     waiting.future.set_result(output[start:stop])
                 start = stop
+        self._task = None
+
+    def _limit(self, shape: tuple[int, ...]) -> int:
+        return max(1, min(self._max_batch, self._batch_limit(shape)))
 
     async def _wait_for_batch(self) -> None:
         """Until the queue holds a full batch or the oldest request's delay is up."""
         deadline = self._queue[0].arrived + self._max_delay
-        while self._queued_patches < self._max_batch:
+        while self._queued_patches < self._limit(self._queue[0].patches.shape[1:]):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
@@ -131,13 +158,26 @@ class DynamicBatcher:
                 return
 
     def _take_batch(self) -> list[_Waiting]:
-        """The oldest request, then later ones of the same patch shape while they fit."""
-        first = self._queue.popleft()
+        """The oldest request still wanted, then later ones of the same patch shape while they
+        fit; requests whose callers have gone leave the queue unrun."""
+        now = time.perf_counter()
+        wanted: deque[_Waiting] = deque()
+        for waiting in self._queue:
+            if waiting.abandoned(now):
+                self._queued_patches -= len(waiting.patches)
+            else:
+                wanted.append(waiting)
+        self._queue = wanted
+        if not wanted:
+            self._observer.queue_length(self._queued_patches)
+            return []
+        first = wanted.popleft()
+        limit = self._limit(first.patches.shape[1:])
         batch, total = [first], len(first.patches)
         kept: deque[_Waiting] = deque()
-        while self._queue:
-            waiting = self._queue.popleft()
-            fits = total + len(waiting.patches) <= self._max_batch
+        while wanted:
+            waiting = wanted.popleft()
+            fits = total + len(waiting.patches) <= limit
             if fits and waiting.patches.shape[1:] == first.patches.shape[1:]:
                 batch.append(waiting)
                 total += len(waiting.patches)

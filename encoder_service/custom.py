@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from PIL import Image
 
+from encoder_service.encoder import module_bytes
+
 
 @dataclass
 class CustomEncoderComponents:
@@ -77,6 +79,12 @@ class CustomEncoder:
 
     def warm_up(self, batch_size: int) -> None:
         pass  # the plugin's own business
+
+    def input_size(self) -> None:
+        return None  # the plugin's preprocess decides
+
+    def memory_bytes(self) -> int:
+        return module_bytes(self._components.model)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -32,6 +32,19 @@ class Encoder(Protocol):
         """Run once at full batch size where the first pass is slow (CUDA start-up)."""
         ...
 
+    def input_size(self) -> int | None:
+        """The side every patch is resized to before the network (None: the patch's own)."""
+        ...
+
+    def memory_bytes(self) -> int:
+        """What holding it costs: its weights and buffers (0 where it lives elsewhere)."""
+        ...
+
+
+def module_bytes(module: torch.nn.Module) -> int:
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
 
 class TimmEncoder:
     def __init__(
@@ -90,6 +103,12 @@ class TimmEncoder:
             return  # on the CPU the first pass costs what the others do
         size = self.spec.input_size
         self.embed(torch.zeros((batch_size, size, size, 3), dtype=torch.uint8))
+
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    def memory_bytes(self) -> int:
+        return module_bytes(self.network)
 
     def describe(self) -> dict[str, Any]:
         return {

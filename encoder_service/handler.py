@@ -1,14 +1,16 @@
 """The encoder service's logic, free of gRPC: check requests, load encoders (once per name and
-precision), batch requests across clients, run them.
+precision, within a memory budget), batch requests across clients, run them.
 
 The servicer converts messages and calls `load` and `embed`; the in-process adapter calls
-`load` and `embed_now`. Both go through the same checks, default precision and cache.
+`load` and `embed_now`. Both go through the same checks, default precision, cache and
+per-pass budget.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +21,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from atlaspatch_api.errors import InvalidInput, Unavailable
+from atlaspatch_api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
 from encoder_service.batcher import BatchObserver, DynamicBatcher
 from encoder_service.encoder import Encoder
+from encoder_service.loaded import Key, LoadedEncoders
 from encoder_service.precision import checked_precision
+
+log = logging.getLogger(__name__)
 
 # Patches from the wire are read-only (the request's bytes), and torch says so when it wraps
 # them; no encoder writes into its input, so they are used as they are, without a copy.
@@ -51,14 +56,28 @@ class EncoderSource(Protocol):
 class Batching:
     """Cross-client batching: at most `max_batch_size` patches per forward pass, a request
     waits at most `max_delay` s for others, at most `max_queue` patches wait (one request
-    included)."""
+    included). One pass holds at most `max_pass_pixels` pixels, each patch counted at its
+    size or the model's input size, whichever is larger: larger requests run as several
+    passes, and a single patch over it is refused."""
 
     max_batch_size: int = 64
     max_delay: float = 0.005
     max_queue: int = 4096
+    max_pass_pixels: int = 64 * 512 * 512  # 16.8 MP: a float32 copy is 200 MB
 
 
-Submit = Callable[[np.ndarray], Awaitable[np.ndarray]]
+MAX_NAME_LENGTH = 200
+Submit = Callable[[np.ndarray, float | None], Awaitable[np.ndarray]]
+
+
+@dataclass
+class _Loaded:
+    encoder: Encoder
+    submit: Submit
+    batcher: DynamicBatcher | None
+
+    def memory_bytes(self) -> int:
+        return self.encoder.memory_bytes()
 
 
 class EncoderHandler:
@@ -72,6 +91,7 @@ class EncoderHandler:
         observer: BatchObserver | None = None,
         max_patches_per_request: int | None = None,
         warm_up_batch: int = 0,
+        max_loaded_bytes: int | None = None,
     ):
         self._source = source
         self._device = device
@@ -87,60 +107,79 @@ class EncoderHandler:
         # Forwarded requests wait on the network, not the device: many at once.
         workers = 32 if source.batches_itself else 1
         self._compute = ThreadPoolExecutor(workers, thread_name_prefix="encoder-compute")
-        self._loaded: dict[tuple[str, str], tuple[Encoder, Submit]] = {}
-        self._batchers: list[DynamicBatcher] = []
-        self._lock = threading.Lock()
+        # Least recently used encoders are released past `max_loaded_bytes` of weights.
+        self._loaded = LoadedEncoders(self._load, max_loaded_bytes, _released)
         self.ready = False
 
     def preload(self, names: list[str], precision: str = "") -> None:
         """Load `names` before the first request; the handler is ready after it."""
-        for name in names:
-            self._get(name, self._precision(precision))
+        for name in self._checked(names):
+            self._loaded.get((name, self._precision(precision)))
         self.ready = True
 
     def load(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
         """Load `names` at `precision` (or find them loaded); their facts, in order."""
         self._check_ready()
         precision = self._precision(precision)
-        return [self._get(name, precision)[0].describe() for name in self._checked(names)]
+        entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
+        return [entry.encoder.describe() for entry in entries]
 
     def embed_now(
         self, names: list[str], precision: str, patches: np.ndarray
     ) -> list[tuple[str, np.ndarray]]:
         """`embed` on the calling thread, without batching across callers (in process)."""
-        entries = self._entries(names, precision, patches)
-        return [(encoder.name, _run(encoder, patches)) for encoder, _ in entries]
+        results = []
+        for entry in self._entries(names, precision, patches):
+            step = self._pass_size(entry.encoder, patches.shape[1:])
+            parts = [
+                _run(entry.encoder, patches[start : start + step])
+                for start in range(0, len(patches), step)
+            ]
+            results.append((entry.encoder.name, np.concatenate(parts)))
+        return results
+
+    def check(self, names: list[str]) -> None:
+        """What can be said of a request before its patches are decoded."""
+        self._check_ready()
+        self._checked(names)
 
     async def embed(
-        self, names: list[str], precision: str, patches: np.ndarray
+        self, names: list[str], precision: str, patches: np.ndarray, deadline: float | None = None
     ) -> list[tuple[str, np.ndarray]]:
         """(B, H, W, 3) uint8 -> [(name, (B, D) float32)] in the order of `names`, batched
-        with other callers' requests."""
+        with other callers' requests; none of it runs past `deadline` (time.perf_counter())."""
         loop = asyncio.get_running_loop()
         # Loading reads weights from disk: off the event loop.
         entries = await loop.run_in_executor(None, self._entries, names, precision, patches)
-        results = await asyncio.gather(*(submit(patches) for _, submit in entries))
+        if deadline is not None and time.perf_counter() > deadline:
+            raise DeadlineExceeded("the deadline passed while the encoders loaded")
+        results = await asyncio.gather(*(entry.submit(patches, deadline) for entry in entries))
         return [
-            (encoder.name, matrix) for (encoder, _), matrix in zip(entries, results, strict=True)
+            (entry.encoder.name, matrix) for entry, matrix in zip(entries, results, strict=True)
         ]
 
     def describe(self) -> list[dict[str, Any]]:
         """Every encoder loaded, at every precision."""
-        with self._lock:
-            return [encoder.describe() for encoder, _ in self._loaded.values()]
+        return [entry.encoder.describe() for entry in self._loaded.entries()]
+
+    def loaded(self) -> list[Key]:
+        """(name, precision) of the encoders held, least recently used first."""
+        return self._loaded.keys()
 
     async def close(self) -> None:
-        for batcher in list(self._batchers):
-            await batcher.close()
+        for entry in self._loaded.entries():
+            if entry.batcher is not None:
+                await entry.batcher.close()
         self._compute.shutdown(wait=False)
 
-    def _entries(
-        self, names: list[str], precision: str, patches: np.ndarray
-    ) -> list[tuple[Encoder, Submit]]:
+    def _entries(self, names: list[str], precision: str, patches: np.ndarray) -> list[_Loaded]:
         self._check_ready()
         self._check_patches(patches)
         precision = self._precision(precision)
-        return [self._get(name, precision) for name in self._checked(names)]
+        entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
+        for entry in entries:
+            self._pass_size(entry.encoder, patches.shape[1:])  # a patch over budget: refused
+        return entries
 
     def _check_ready(self) -> None:
         if not self.ready:
@@ -159,31 +198,47 @@ class EncoderHandler:
     def _checked(self, names: list[str]) -> list[str]:
         if not names:
             raise InvalidInput("name at least one encoder")
+        for name in names:
+            if len(name) > MAX_NAME_LENGTH:  # no encoder is named so; never echoed whole
+                raise NotFound(f"unknown encoder {shown(name)}")
+        if len(set(names)) < len(names):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            raise InvalidInput(f"encoders named more than once in one request: {repeated}")
         return names
+
+    def _pass_size(self, encoder: Encoder, shape: tuple[int, ...]) -> int:
+        """Patches of `shape` per forward pass of `encoder` within the pixel budget."""
+        size = encoder.input_size() or 0
+        pixels = max(shape[0] * shape[1], size * size)
+        budget = self._batching.max_pass_pixels
+        if pixels > budget:
+            raise InvalidInput(
+                f"a patch of {shape[0]}x{shape[1]} px is over the service's budget of "
+                f"{budget:,} px per forward pass"
+            )
+        return max(1, min(self._batching.max_batch_size, budget // pixels))
 
     def _precision(self, precision: str) -> str:
         precision = precision or self.default_precision
         # "" is left to the source (a Triton model runs its own precision).
         return checked_precision(precision) if precision else precision
 
-    def _get(self, name: str, precision: str) -> tuple[Encoder, Submit]:
-        key = (name, precision)
-        with self._lock:
-            if key not in self._loaded:
-                encoder = self._source.create(name, self._device, precision, self._weights_dir)
-                if self._warm_up_batch:
-                    encoder.warm_up(self._warm_up_batch)
-                self._loaded[key] = (encoder, self._submitter(encoder))
-            return self._loaded[key]
+    def _load(self, key: Key) -> _Loaded:
+        name, precision = key
+        encoder = self._source.create(name, self._device, precision, self._weights_dir)
+        if self._warm_up_batch:
+            encoder.warm_up(self._warm_up_batch)
+        log.info("loaded %s at %s (%.0f MB)", name, precision, encoder.memory_bytes() / 1e6)
+        return self._entry(encoder)
 
-    def _submitter(self, encoder: Encoder) -> Submit:
+    def _entry(self, encoder: Encoder) -> _Loaded:
         if self._source.batches_itself:
 
-            async def forward(patches: np.ndarray) -> np.ndarray:
+            async def forward(patches: np.ndarray, deadline: float | None) -> np.ndarray:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._compute, _run, encoder, patches)
 
-            return forward
+            return _Loaded(encoder, forward, None)
         batching = self._batching
         batcher = DynamicBatcher(
             lambda patches: _run(encoder, patches),
@@ -192,9 +247,15 @@ class EncoderHandler:
             batching.max_delay,
             batching.max_queue,
             self._observer,
+            batch_limit=lambda shape: self._pass_size(encoder, shape),
         )
-        self._batchers.append(batcher)
-        return batcher.submit
+        return _Loaded(encoder, batcher.submit, batcher)
+
+
+def _released(entry: _Loaded) -> None:
+    log.info("released %s: least recently used, past the loaded budget", entry.encoder.name)
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _run(encoder: Encoder, patches: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atlaspatch_api.errors import InvalidInput
+from atlaspatch_api.errors import InvalidInput, shown
 
 if TYPE_CHECKING:
     import torch
@@ -26,5 +26,5 @@ def torch_dtype(precision: str) -> torch.dtype:
 
 def checked_precision(precision: str) -> str:
     if precision not in PRECISIONS:
-        raise InvalidInput(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        raise InvalidInput(f"precision {shown(precision)}: use one of {', '.join(PRECISIONS)}")
     return precision

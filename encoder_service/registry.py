@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from atlaspatch_api.errors import InvalidInput, NotFound
+from atlaspatch_api.errors import InvalidInput, NotFound, shown
 from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
 from encoder_service.encoder import Encoder, TimmEncoder
@@ -72,8 +72,9 @@ class EncoderRegistry:
         return TimmEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
 
     def _unknown(self, name: str) -> UnknownEncoder:
-        close = difflib.get_close_matches(name, self.names(), n=3)
+        # Matching costs the product of the lengths: a name no encoder has is not compared.
+        close = difflib.get_close_matches(name, self.names(), n=3) if len(name) < 100 else []
         hint = (
             f"; did you mean {', '.join(close)}?" if close else "; `atlaspatch encoders` lists them"
         )
-        return UnknownEncoder(f"unknown encoder {name!r}{hint}")
+        return UnknownEncoder(f"unknown encoder {shown(name)}{hint}")

@@ -11,6 +11,7 @@ from encoder_service.handler import Batching, EncoderHandler, EncoderSource
 from encoder_service.servicer import EncoderServicer
 
 SERVICE_NAME = "atlaspatch.v1.Encoder"
+DEFAULT_LOADED_BYTES = 8 * 2**30
 
 
 def encoder_server(
@@ -21,9 +22,11 @@ def encoder_server(
     precision: str = "",
     weights_dir: Path | None = None,
     batching: Batching | None = None,
+    max_loaded_bytes: int | None = DEFAULT_LOADED_BYTES,
 ) -> tuple[ModelServer, EncoderHandler]:
     """`source` is the encoder registry, or Triton (which batches itself); `precision` is the
-    default of requests that name none ("": the source's default for `device`)."""
+    default of requests that name none ("": the source's default for `device`); past
+    `max_loaded_bytes` of weights the least recently used encoders are released."""
     metrics = ServiceMetrics("encoder")
     batching = batching or Batching()
     handler = EncoderHandler(
@@ -36,6 +39,7 @@ def encoder_server(
         # One request never holds more patches than the queue may.
         max_patches_per_request=batching.max_queue,
         warm_up_batch=batching.max_batch_size,
+        max_loaded_bytes=max_loaded_bytes,
     )
     handler.preload(preload)
     servicer = EncoderServicer(handler, max_patches=batching.max_queue)

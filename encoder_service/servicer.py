@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +27,10 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
     async def Embed(
         self, request: encoder_pb2.EmbedRequest, context: grpc.aio.ServicerContext
     ) -> encoder_pb2.EmbedResponse:
+        names = list(request.encoders)
+        self._handler.check(names)  # before any decoding
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.perf_counter() + remaining
         if request.WhichOneof("batch") == "tiled":
             tiled = wire.tiled_from_proto(request.tiled, self._max_patches)
             # Assembled on a thread of the loop's own (its tiles decode on self._decode).
@@ -34,7 +39,7 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
             )
         else:
             patches = wire.patches_from_proto(request.patches)
-        results = await self._handler.embed(list(request.encoders), request.precision, patches)
+        results = await self._handler.embed(names, request.precision, patches, deadline)
         return encoder_pb2.EmbedResponse(
             embeddings=[wire.embedding_to_proto(name, matrix) for name, matrix in results]
         )

@@ -140,6 +140,12 @@ class TritonEncoder:
     def warm_up(self, batch_size: int) -> None:
         pass  # Triton warms its own models (model_warmup in config.pbtxt)
 
+    def input_size(self) -> None:
+        return None  # Triton resizes; its own max batch bounds a pass
+
+    def memory_bytes(self) -> int:
+        return 0  # held by Triton, not here
+
     def describe(self) -> dict[str, Any]:
         facts = self._facts
         preprocessing = json.loads(facts["preprocessing"]) if facts.get("preprocessing") else {}

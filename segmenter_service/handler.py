@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput
+from atlaspatch_api.errors import InvalidInput, shown
 from atlaspatch_api.hosting.devices import resolve_device
 from segmenter_service.backend import SegmenterBackend, UnknownModel, create_segmenter
 
@@ -25,7 +25,7 @@ class SegmenterHandler:
         """Bool tissue masks, one per RGB uint8 thumbnail, in order; `model` "" is the
         hosted one."""
         if model and model != self.model:
-            raise UnknownModel(f"this service hosts {self.model!r}, not {model!r}")
+            raise UnknownModel(f"this service hosts {self.model!r}, not {shown(model)}")
         if not thumbnails:
             raise InvalidInput("no thumbnails")
         if self._max_thumbnails is not None and len(thumbnails) > self._max_thumbnails:

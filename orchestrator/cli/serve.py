@@ -95,6 +95,23 @@ def serve() -> None:
     show_default=True,
     help="Patches waiting (one request's included) before new requests get RESOURCE_EXHAUSTED.",
 )
+@option(
+    "--max-pass-megapixels",
+    type=click.FloatRange(min=0.01),
+    default=16.8,
+    show_default=True,
+    help="Pixels in one forward pass, each patch counted at its size or the model's input, "
+    "whichever is larger: bounds what one request can cost. Larger requests run as several "
+    "passes; a single patch over it is refused.",
+)
+@option(
+    "--max-loaded-gib",
+    type=click.FloatRange(min=0),
+    default=8.0,
+    show_default=True,
+    help="Weights held at once, all encoders and precisions together; past it the least "
+    "recently used encoder is released (loaded again when next asked for).",
+)
 @backend_options
 @WEIGHTS_DIR
 @FEATURE_PLUGINS
@@ -115,7 +132,10 @@ def serve_encoder(**options: Any) -> None:
         options["feature_plugins"], options["device"], precision, 4, _triton_url(options)
     )
     batching = Batching(
-        options["max_batch_size"], options["max_queue_delay_ms"] / 1000, options["max_queue"]
+        options["max_batch_size"],
+        options["max_queue_delay_ms"] / 1000,
+        options["max_queue"],
+        round(options["max_pass_megapixels"] * 1e6),
     )
     server, _ = encoder_server(
         _settings(options),
@@ -125,6 +145,7 @@ def serve_encoder(**options: Any) -> None:
         precision,
         options["weights_dir"],
         batching,
+        round(options["max_loaded_gib"] * 2**30),
     )
     _serve(server)
 

@@ -56,6 +56,13 @@ class DeadlineExceeded(ServiceError):
     status = "DEADLINE_EXCEEDED"
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """`text` quoted for a message, cut short where a caller sent something huge."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
 _BY_STATUS = {
     cls.status: cls
     for cls in (

@@ -11,10 +11,17 @@ from atlaspatch_api.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+# A status travels in the response's trailers, whose size the client limits (8 KB by default):
+# a longer message would turn any status into RESOURCE_EXHAUSTED.
+MAX_DETAILS = 2000
+
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status and the message a client may see (internals are logged, never sent)."""
     if isinstance(exc, ServiceError) and exc.status != "INTERNAL":
-        return grpc.StatusCode[exc.status], str(exc)
+        message = str(exc)
+        if len(message) > MAX_DETAILS:
+            message = message[:MAX_DETAILS] + f"… ({len(message):,} characters)"
+        return grpc.StatusCode[exc.status], message
     log.error("internal error", exc_info=exc)
     return grpc.StatusCode.INTERNAL, "internal error (details are in the service's log)"

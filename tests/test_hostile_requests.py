@@ -1,0 +1,193 @@
+"""Requests that used to exhaust or stall the encoder service: many tiny patches in one
+request, an encoder named thousands of times, work whose caller has gone, a megabyte of
+encoder name, a slow load, and every precision loaded side by side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+import pytest
+import torch
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from atlaspatch_api import wire
+from atlaspatch_api.hosting.server import ServerSettings
+from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
+from encoder_service.custom import CustomEncoderComponents, CustomEncoderEntry
+from encoder_service.handler import Batching
+from encoder_service.registry import EncoderRegistry
+from encoder_service.server import encoder_server
+from tests.background_server import BackgroundServer
+from tests.conftest import REPO
+from tests.service_helpers import code_of, embed_request, free_port, start_encoder, stub
+
+LITE = "efficientnet_lite0"
+RNG = np.random.default_rng(3)
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def _serving(address: str, within: float = 120) -> None:
+    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
+    stop = time.monotonic() + within
+    while time.monotonic() < stop:
+        try:
+            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"no service at {address}")
+
+
+def test_many_tiny_patches_in_one_request_cost_what_one_pass_costs() -> None:
+    # Each 16x16 patch is resized to 224x224 before the network: 256 of them (196 KB on the
+    # wire) in one pass took 3.3 GiB more than idle; 1,024 took 13.9 GiB with convnext.
+    port = free_port()
+    command = [
+        sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
+        "--encoders", LITE, "--device", "cpu", "--grace-seconds", "0", "--max-batch-size", "64",
+    ]  # fmt: skip
+    service = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    try:
+        _serving(f"127.0.0.1:{port}")
+        idle = _peak_rss_bytes(service.pid)
+        tiny = RNG.integers(0, 255, (256, 16, 16, 3), dtype=np.uint8)
+        one_pass = stub(f"127.0.0.1:{port}").Embed(embed_request(tiny[:64]), timeout=60)
+        after_one_pass = _peak_rss_bytes(service.pid)
+        channel = grpc.insecure_channel(
+            f"127.0.0.1:{port}", [("grpc.max_receive_message_length", 64 * 2**20)]
+        )
+        whole = encoder_pb2_grpc.EncoderStub(channel).Embed(embed_request(tiny), timeout=600)
+        after_whole = _peak_rss_bytes(service.pid)
+    finally:
+        service.terminate()
+        service.wait(30)
+    matrix = wire.embedding_from_proto(whole.embeddings[0])
+    assert matrix.shape == (256, 1280)
+    np.testing.assert_allclose(
+        matrix[:64], wire.embedding_from_proto(one_pass.embeddings[0]), rtol=1e-4, atol=1e-4
+    )
+    pass_cost = after_one_pass - idle
+    assert after_whole - after_one_pass < pass_cost / 2, (idle, after_one_pass, after_whole)
+
+
+def test_a_patch_over_the_pass_budget_is_refused() -> None:
+    batching = Batching(max_pass_pixels=300 * 300)
+    build = lambda: encoder_server(ServerSettings(), EncoderRegistry(), [LITE], batching=batching)[0]  # noqa: E731
+    with BackgroundServer(build) as server:
+        big = np.zeros((1, 400, 400, 3), np.uint8)
+        with pytest.raises(grpc.RpcError) as error:
+            stub(server.address).Embed(embed_request(big), timeout=30)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "400x400 px is over the service's budget of 90,000 px" in error.value.details()
+
+
+def test_an_encoder_named_twice_is_refused(encoder_service) -> None:
+    # 4,096 repetitions of one name kept the service busy for 112 s with one patch.
+    request = embed_request(names=[LITE] * 4096)
+    assert code_of(lambda: stub(encoder_service.address).Embed(request, timeout=30)) == (
+        grpc.StatusCode.INVALID_ARGUMENT
+    )
+
+
+def test_a_megabyte_of_encoder_name_is_not_found_and_not_echoed(encoder_service) -> None:
+    for request in (
+        embed_request(names=["x" * 2**20]),
+        encoder_pb2.EmbedRequest(**{**_fields(embed_request()), "precision": "y" * 2**20}),
+    ):
+        with pytest.raises(grpc.RpcError) as error:
+            stub(encoder_service.address).Embed(request, timeout=30)
+        assert error.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+        assert len(error.value.details()) < 300
+        assert "1,048,576 characters" in error.value.details()
+
+
+def _fields(request: encoder_pb2.EmbedRequest) -> dict:
+    return {"encoders": list(request.encoders), "patches": request.patches}
+
+
+def test_requests_whose_deadline_passed_in_the_queue_are_never_computed() -> None:
+    with start_encoder(max_batch_size=4) as server:
+        metrics = server.server.metrics
+        computed = lambda: metrics.value("atlaspatch_batch_patches_sum")  # noqa: E731
+        before = computed()
+        long = RNG.integers(0, 255, (256, 224, 224, 3), dtype=np.uint8)  # 64 passes of 4
+        with ThreadPoolExecutor(9) as pool:
+            running = pool.submit(stub(server.address).Embed, embed_request(long), timeout=600)
+            time.sleep(0.5)
+            short = [
+                pool.submit(stub(server.address).Embed, embed_request(long[:4]), timeout=0.3)
+                for _ in range(8)
+            ]
+            codes = [code_of(future.result) for future in short]
+            assert len(running.result().embeddings) == 1
+        stop = time.monotonic() + 30
+        while metrics.value("atlaspatch_queue_patches") and time.monotonic() < stop:
+            time.sleep(0.1)
+    assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 8
+    assert computed() - before == 256  # the abandoned 32 patches never ran
+
+
+def _slow_entry(entered: threading.Event, release: threading.Event) -> CustomEncoderEntry:
+    def load(device: torch.device, dtype: torch.dtype) -> CustomEncoderComponents:
+        entered.set()
+        release.wait(60)  # weights on slow storage
+        model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        return CustomEncoderComponents(model, lambda image: torch.zeros(3, 8, 8), model)
+
+    return CustomEncoderEntry("slow_to_load", 3, load)
+
+
+def test_loading_one_encoder_never_stalls_requests_for_another() -> None:
+    registry = EncoderRegistry()
+    entered, release = threading.Event(), threading.Event()
+    registry.register_custom(_slow_entry(entered, release))
+    with BackgroundServer(lambda: encoder_server(ServerSettings(), registry, [LITE])[0]) as server:
+        with ThreadPoolExecutor(1) as pool:
+            load = pool.submit(
+                stub(server.address).Load,
+                encoder_pb2.LoadRequest(encoders=["slow_to_load"]),
+                timeout=120,
+            )
+            assert entered.wait(60)
+            try:  # the load is under way, and stays so until this request is answered
+                answer = stub(server.address).Embed(embed_request(), timeout=30)
+            finally:
+                release.set()
+            assert answer.embeddings[0].encoder == LITE
+            assert load.result().encoders[0].name == "slow_to_load"
+
+
+def test_loaded_encoders_past_the_budget_release_the_least_recently_used() -> None:
+    # Each precision is another copy of the weights: 13.7 MB in float32, 6.8 MB in halves.
+    budget = 25_000_000
+    build = lambda: encoder_server(  # noqa: E731
+        ServerSettings(), EncoderRegistry(), [LITE], max_loaded_bytes=budget
+    )[0]
+    with BackgroundServer(build) as server:
+        service = stub(server.address)
+
+        def loaded() -> list[tuple[str, str]]:
+            listed = service.ListEncoders(encoder_pb2.ListEncodersRequest(), timeout=30)
+            return sorted((info.name, info.precision) for info in listed.encoders)
+
+        first = service.Embed(embed_request(), timeout=60).embeddings[0].values
+        for precision in ("bfloat16", "float16"):
+            request = embed_request()
+            request.precision = precision
+            service.Embed(request, timeout=60)
+        assert loaded() == [(LITE, "bfloat16"), (LITE, "float16")]
+        again = service.Embed(embed_request(), timeout=60).embeddings[0].values  # loaded anew
+        assert loaded() == [(LITE, "float16"), (LITE, "float32")]
+    assert again == first
