@@ -84,8 +84,9 @@ def test_many_tiny_patches_in_one_request_cost_what_one_pass_costs() -> None:
 
 def test_a_patch_over_the_pass_budget_is_refused() -> None:
     batching = Batching(max_pass_pixels=300 * 300)
-    build = lambda: encoder_server(ServerSettings(), EncoderRegistry(), [LITE], batching=batching)[0]  # noqa: E731
-    with BackgroundServer(build) as server:
+    with BackgroundServer(
+        lambda: encoder_server(ServerSettings(), EncoderRegistry(), [LITE], batching=batching)[0]
+    ) as server:
         big = np.zeros((1, 400, 400, 3), np.uint8)
         with pytest.raises(grpc.RpcError) as error:
             stub(server.address).Embed(embed_request(big), timeout=30)
@@ -153,20 +154,20 @@ def test_loading_one_encoder_never_stalls_requests_for_another() -> None:
     registry = EncoderRegistry()
     entered, release = threading.Event(), threading.Event()
     registry.register_custom(_slow_entry(entered, release))
-    with BackgroundServer(lambda: encoder_server(ServerSettings(), registry, [LITE])[0]) as server:
-        with ThreadPoolExecutor(1) as pool:
-            load = pool.submit(
-                stub(server.address).Load,
-                encoder_pb2.LoadRequest(encoders=["slow_to_load"]),
-                timeout=120,
-            )
-            assert entered.wait(60)
-            try:  # the load is under way, and stays so until this request is answered
-                answer = stub(server.address).Embed(embed_request(), timeout=30)
-            finally:
-                release.set()
-            assert answer.embeddings[0].encoder == LITE
-            assert load.result().encoders[0].name == "slow_to_load"
+    build = lambda: encoder_server(ServerSettings(), registry, [LITE])[0]  # noqa: E731
+    with BackgroundServer(build) as server, ThreadPoolExecutor(1) as pool:
+        load = pool.submit(
+            stub(server.address).Load,
+            encoder_pb2.LoadRequest(encoders=["slow_to_load"]),
+            timeout=120,
+        )
+        assert entered.wait(60)
+        try:  # the load is under way, and stays so until this request is answered
+            answer = stub(server.address).Embed(embed_request(), timeout=30)
+        finally:
+            release.set()
+        assert answer.embeddings[0].encoder == LITE
+        assert load.result().encoders[0].name == "slow_to_load"
 
 
 def test_loaded_encoders_past_the_budget_release_the_least_recently_used() -> None:
