@@ -49,7 +49,8 @@ class LocalEncoders:
     def embed(self, patches: np.ndarray | TiledBatch) -> dict[str, np.ndarray]:
         if isinstance(patches, TiledBatch):
             patches = decode_batch(patches)
-        return dict(self._handler.embed_now(self.names, self._precision, patches))
+        embedded = self._handler.embed_now(self.names, self._precision, patches)
+        return {e.name: e.matrix for e in embedded}
 
     def submit(self, patches: np.ndarray | TiledBatch) -> Future:
         done: Future = Future()

@@ -16,6 +16,7 @@ from atlaspatch_api.errors import NotFound
 from atlaspatch_api.tiles import TiledBatch
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
 from client.channel import Endpoint, call_metadata, open_channel
+from client.pinned import PinnedEncoders
 from client.retry import call_service
 
 
@@ -60,7 +61,8 @@ class RemoteSegmenter:
 class RemoteEncoders:
     """Embeds with `names` at `precision` on an encoder service; `in_flight` requests are
     kept going at once so the service is never idle waiting on this client (requests of
-    tiles are small, and the service decodes them before it embeds: a deep pipeline)."""
+    tiles are small, and the service decodes them before it embeds: a deep pipeline).
+    The precision and weights of each encoder are pinned at first sight (pinned.py)."""
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class RemoteEncoders:
         self._stub = encoder_pb2_grpc.EncoderStub(open_channel(endpoint))
         self.names = names
         self._precision = precision
+        self._pinned = PinnedEncoders(self._what)  # shared with the subsets of `only`
         self._deadline = deadline
         self._pool = ThreadPoolExecutor(max(1, in_flight), thread_name_prefix="encoder-rpc")
         self.in_flight = max(1, in_flight)
@@ -91,7 +94,8 @@ class RemoteEncoders:
         return self._pool.submit(self._send, self._request(patches))
 
     def _request(self, patches: np.ndarray | TiledBatch) -> encoder_pb2.EmbedRequest:
-        request = encoder_pb2.EmbedRequest(encoders=self.names, precision=self._precision)
+        precision = self._precision or self._pinned.precision()
+        request = encoder_pb2.EmbedRequest(encoders=self.names, precision=precision)
         if isinstance(patches, TiledBatch):
             wire.tiled_to_proto(patches, into=request.tiled)
         else:
@@ -105,15 +109,20 @@ class RemoteEncoders:
             ),
             self._what,
         )
+        for embedding in response.embeddings:
+            self._pinned.check(embedding.encoder, embedding.precision, embedding.weights_sha256)
         return {e.encoder: wire.embedding_from_proto(e) for e in response.embeddings}
 
     def describe(self) -> dict[str, dict[str, Any]]:
-        request = encoder_pb2.LoadRequest(encoders=self.names, precision=self._precision)
+        precision = self._precision or self._pinned.precision()
+        request = encoder_pb2.LoadRequest(encoders=self.names, precision=precision)
         # Loading may read gigabytes of weights: a generous deadline.
         response = call_service(
             lambda: self._stub.Load(request, timeout=600, metadata=call_metadata(self._endpoint)),
             self._what,
         )
+        for info in response.encoders:
+            self._pinned.check(info.name, info.precision, info.weights_sha256)
         facts = [json.loads(info.description_json) for info in response.encoders]
         return dict(zip(self.names, facts, strict=True))
 

@@ -70,14 +70,29 @@ MAX_NAME_LENGTH = 200
 Submit = Callable[[np.ndarray, float | None], Awaitable[np.ndarray]]
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """One encoder's embeddings of a request, with what computed them."""
+
+    name: str
+    matrix: np.ndarray  # (B, D) float32
+    precision: str
+    weights_sha256: str
+
+
 @dataclass
 class _Loaded:
     encoder: Encoder
     submit: Submit
     batcher: DynamicBatcher | None
+    precision: str = ""
+    weights_sha256: str = ""
 
     def memory_bytes(self) -> int:
         return self.encoder.memory_bytes()
+
+    def embedded(self, matrix: np.ndarray) -> Embedded:
+        return Embedded(self.encoder.name, matrix, self.precision, self.weights_sha256)
 
 
 class EncoderHandler:
@@ -124,9 +139,7 @@ class EncoderHandler:
         entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
         return [entry.encoder.describe() for entry in entries]
 
-    def embed_now(
-        self, names: list[str], precision: str, patches: np.ndarray
-    ) -> list[tuple[str, np.ndarray]]:
+    def embed_now(self, names: list[str], precision: str, patches: np.ndarray) -> list[Embedded]:
         """`embed` on the calling thread, without batching across callers (in process)."""
         results = []
         for entry in self._entries(names, precision, patches):
@@ -135,7 +148,7 @@ class EncoderHandler:
                 _run(entry.encoder, patches[start : start + step])
                 for start in range(0, len(patches), step)
             ]
-            results.append((entry.encoder.name, np.concatenate(parts)))
+            results.append(entry.embedded(np.concatenate(parts)))
         return results
 
     def check(self, names: list[str]) -> None:
@@ -145,8 +158,8 @@ class EncoderHandler:
 
     async def embed(
         self, names: list[str], precision: str, patches: np.ndarray, deadline: float | None = None
-    ) -> list[tuple[str, np.ndarray]]:
-        """(B, H, W, 3) uint8 -> [(name, (B, D) float32)] in the order of `names`, batched
+    ) -> list[Embedded]:
+        """(B, H, W, 3) uint8 -> one `Embedded` per name, in the order of `names`, batched
         with other callers' requests; none of it runs past `deadline` (time.perf_counter())."""
         loop = asyncio.get_running_loop()
         # Loading reads weights from disk: off the event loop.
@@ -154,9 +167,7 @@ class EncoderHandler:
         if deadline is not None and time.perf_counter() > deadline:
             raise DeadlineExceeded("the deadline passed while the encoders loaded")
         results = await asyncio.gather(*(entry.submit(patches, deadline) for entry in entries))
-        return [
-            (entry.encoder.name, matrix) for entry, matrix in zip(entries, results, strict=True)
-        ]
+        return [entry.embedded(matrix) for entry, matrix in zip(entries, results, strict=True)]
 
     def describe(self) -> list[dict[str, Any]]:
         """Every encoder loaded, at every precision."""
@@ -238,7 +249,7 @@ class EncoderHandler:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._compute, _run, encoder, patches)
 
-            return _Loaded(encoder, forward, None)
+            return _loaded(encoder, forward, None)
         batching = self._batching
         batcher = DynamicBatcher(
             lambda patches: _run(encoder, patches),
@@ -249,7 +260,14 @@ class EncoderHandler:
             self._observer,
             batch_limit=lambda shape: self._pass_size(encoder, shape),
         )
-        return _Loaded(encoder, batcher.submit, batcher)
+        return _loaded(encoder, batcher.submit, batcher)
+
+
+def _loaded(encoder: Encoder, submit: Submit, batcher: DynamicBatcher | None) -> _Loaded:
+    facts = encoder.describe()
+    return _Loaded(
+        encoder, submit, batcher, facts.get("precision", ""), facts.get("weights_sha256", "")
+    )
 
 
 def _released(entry: _Loaded) -> None:

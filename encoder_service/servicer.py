@@ -41,7 +41,10 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
             patches = wire.patches_from_proto(request.patches)
         results = await self._handler.embed(names, request.precision, patches, deadline)
         return encoder_pb2.EmbedResponse(
-            embeddings=[wire.embedding_to_proto(name, matrix) for name, matrix in results]
+            embeddings=[
+                wire.embedding_to_proto(e.name, e.matrix, e.precision, e.weights_sha256)
+                for e in results
+            ]
         )
 
     async def Load(

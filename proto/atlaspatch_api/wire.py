@@ -73,10 +73,17 @@ def patches_from_proto(message: encoder_pb2.PatchBatch) -> np.ndarray:
     return np.frombuffer(pixels, np.uint8).reshape(shape)
 
 
-def embedding_to_proto(name: str, matrix: np.ndarray) -> encoder_pb2.Embedding:
+def embedding_to_proto(
+    name: str, matrix: np.ndarray, precision: str = "", weights_sha256: str = ""
+) -> encoder_pb2.Embedding:
     matrix = np.ascontiguousarray(matrix, dtype="<f4")
     return encoder_pb2.Embedding(
-        encoder=name, rows=matrix.shape[0], dim=matrix.shape[1], values=matrix.tobytes()
+        encoder=name,
+        rows=matrix.shape[0],
+        dim=matrix.shape[1],
+        values=matrix.tobytes(),
+        precision=precision,
+        weights_sha256=weights_sha256,
     )
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61tlaspatch/v1/encoder.proto\x12\ratlaspatch.v1\"J\n\nPatchBatch\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06pixels\x18\x04 \x01(\x0c\"\x84\x02\n\x0cTiledPatches\x12\x12\n\npatch_size\x18\x01 \x01(\r\x12\x11\n\tread_size\x18\x02 \x01(\r\x12\x13\n\x0blevel_width\x18\x03 \x01(\r\x12\x14\n\x0clevel_height\x18\x04 \x01(\r\x12\x12\n\ntile_width\x18\x05 \x01(\r\x12\x13\n\x0btile_height\x18\x06 \x01(\r\x12\x13\n\x0bjpeg_tables\x18\x07 \x01(\x0c\x12\x12\n\ncolorspace\x18\x08 \x01(\x11\x12\x15\n\routcolorspace\x18\t \x01(\x11\x12\r\n\x05tiles\x18\n \x03(\x0c\x12*\n\x07regions\x18\x0b \x03(\x0b\x32\x19.atlaspatch.v1.TileRegion\"Q\n\nTileRegion\x12\t\n\x01x\x18\x01 \x01(\x11\x12\t\n\x01y\x18\x02 \x01(\x11\x12\r\n\x05tiles\x18\x03 \x03(\r\x12\x0e\n\x06tile_x\x18\x04 \x03(\x11\x12\x0e\n\x06tile_y\x18\x05 \x03(\x11\"\x98\x01\n\x0c\x45mbedRequest\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x11\n\tprecision\x18\x02 \x01(\t\x12,\n\x07patches\x18\x03 \x01(\x0b\x32\x19.atlaspatch.v1.PatchBatchH\x00\x12,\n\x05tiled\x18\x04 \x01(\x0b\x32\x1b.atlaspatch.v1.TiledPatchesH\x00\x42\x07\n\x05\x62\x61tch\"G\n\tEmbedding\x12\x0f\n\x07\x65ncoder\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x0e\n\x06values\x18\x04 \x01(\x0c\"=\n\rEmbedResponse\x12,\n\nembeddings\x18\x01 \x03(\x0b\x32\x18.atlaspatch.v1.Embedding\"2\n\x0bLoadRequest\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x11\n\tprecision\x18\x02 \x01(\t\"<\n\x0cLoadResponse\x12,\n\x08\x65ncoders\x18\x01 \x03(\x0b\x32\x1a.atlaspatch.v1.EncoderInfo\"\x15\n\x13ListEncodersRequest\"\x8b\x01\n\x0b\x45ncoderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rembedding_dim\x18\x02 \x01(\r\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x16\n\x0eweights_sha256\x18\x04 \x01(\t\x12\x11\n\tprecision\x18\x05 \x01(\t\x12\x18\n\x10\x64\x65scription_json\x18\x06 \x01(\t\"D\n\x14ListEncodersResponse\x12,\n\x08\x65ncoders\x18\x01 \x03(\x0b\x32\x1a.atlaspatch.v1.EncoderInfo2\xe7\x01\n\x07\x45ncoder\x12\x42\n\x05\x45mbed\x12\x1b.atlaspatch.v1.EmbedRequest\x1a\x1c.atlaspatch.v1.EmbedResponse\x12?\n\x04Load\x12\x1a.atlaspatch.v1.LoadRequest\x1a\x1b.atlaspatch.v1.LoadResponse\x12W\n\x0cListEncoders\x12\".atlaspatch.v1.ListEncodersRequest\x1a#.atlaspatch.v1.ListEncodersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61tlaspatch/v1/encoder.proto\x12\ratlaspatch.v1\"J\n\nPatchBatch\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06pixels\x18\x04 \x01(\x0c\"\x84\x02\n\x0cTiledPatches\x12\x12\n\npatch_size\x18\x01 \x01(\r\x12\x11\n\tread_size\x18\x02 \x01(\r\x12\x13\n\x0blevel_width\x18\x03 \x01(\r\x12\x14\n\x0clevel_height\x18\x04 \x01(\r\x12\x12\n\ntile_width\x18\x05 \x01(\r\x12\x13\n\x0btile_height\x18\x06 \x01(\r\x12\x13\n\x0bjpeg_tables\x18\x07 \x01(\x0c\x12\x12\n\ncolorspace\x18\x08 \x01(\x11\x12\x15\n\routcolorspace\x18\t \x01(\x11\x12\r\n\x05tiles\x18\n \x03(\x0c\x12*\n\x07regions\x18\x0b \x03(\x0b\x32\x19.atlaspatch.v1.TileRegion\"Q\n\nTileRegion\x12\t\n\x01x\x18\x01 \x01(\x11\x12\t\n\x01y\x18\x02 \x01(\x11\x12\r\n\x05tiles\x18\x03 \x03(\r\x12\x0e\n\x06tile_x\x18\x04 \x03(\x11\x12\x0e\n\x06tile_y\x18\x05 \x03(\x11\"\x98\x01\n\x0c\x45mbedRequest\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x11\n\tprecision\x18\x02 \x01(\t\x12,\n\x07patches\x18\x03 \x01(\x0b\x32\x19.atlaspatch.v1.PatchBatchH\x00\x12,\n\x05tiled\x18\x04 \x01(\x0b\x32\x1b.atlaspatch.v1.TiledPatchesH\x00\x42\x07\n\x05\x62\x61tch\"r\n\tEmbedding\x12\x0f\n\x07\x65ncoder\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x0e\n\x06values\x18\x04 \x01(\x0c\x12\x11\n\tprecision\x18\x05 \x01(\t\x12\x16\n\x0eweights_sha256\x18\x06 \x01(\t\"=\n\rEmbedResponse\x12,\n\nembeddings\x18\x01 \x03(\x0b\x32\x18.atlaspatch.v1.Embedding\"2\n\x0bLoadRequest\x12\x10\n\x08\x65ncoders\x18\x01 \x03(\t\x12\x11\n\tprecision\x18\x02 \x01(\t\"<\n\x0cLoadResponse\x12,\n\x08\x65ncoders\x18\x01 \x03(\x0b\x32\x1a.atlaspatch.v1.EncoderInfo\"\x15\n\x13ListEncodersRequest\"\x8b\x01\n\x0b\x45ncoderInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rembedding_dim\x18\x02 \x01(\r\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x16\n\x0eweights_sha256\x18\x04 \x01(\t\x12\x11\n\tprecision\x18\x05 \x01(\t\x12\x18\n\x10\x64\x65scription_json\x18\x06 \x01(\t\"D\n\x14ListEncodersResponse\x12,\n\x08\x65ncoders\x18\x01 \x03(\x0b\x32\x1a.atlaspatch.v1.EncoderInfo2\xe7\x01\n\x07\x45ncoder\x12\x42\n\x05\x45mbed\x12\x1b.atlaspatch.v1.EmbedRequest\x1a\x1c.atlaspatch.v1.EmbedResponse\x12?\n\x04Load\x12\x1a.atlaspatch.v1.LoadRequest\x1a\x1b.atlaspatch.v1.LoadResponse\x12W\n\x0cListEncoders\x12\".atlaspatch.v1.ListEncodersRequest\x1a#.atlaspatch.v1.ListEncodersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,19 +41,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDREQUEST']._serialized_start=469
   _globals['_EMBEDREQUEST']._serialized_end=621
   _globals['_EMBEDDING']._serialized_start=623
-  _globals['_EMBEDDING']._serialized_end=694
-  _globals['_EMBEDRESPONSE']._serialized_start=696
-  _globals['_EMBEDRESPONSE']._serialized_end=757
-  _globals['_LOADREQUEST']._serialized_start=759
-  _globals['_LOADREQUEST']._serialized_end=809
-  _globals['_LOADRESPONSE']._serialized_start=811
-  _globals['_LOADRESPONSE']._serialized_end=871
-  _globals['_LISTENCODERSREQUEST']._serialized_start=873
-  _globals['_LISTENCODERSREQUEST']._serialized_end=894
-  _globals['_ENCODERINFO']._serialized_start=897
-  _globals['_ENCODERINFO']._serialized_end=1036
-  _globals['_LISTENCODERSRESPONSE']._serialized_start=1038
-  _globals['_LISTENCODERSRESPONSE']._serialized_end=1106
-  _globals['_ENCODER']._serialized_start=1109
-  _globals['_ENCODER']._serialized_end=1340
+  _globals['_EMBEDDING']._serialized_end=737
+  _globals['_EMBEDRESPONSE']._serialized_start=739
+  _globals['_EMBEDRESPONSE']._serialized_end=800
+  _globals['_LOADREQUEST']._serialized_start=802
+  _globals['_LOADREQUEST']._serialized_end=852
+  _globals['_LOADRESPONSE']._serialized_start=854
+  _globals['_LOADRESPONSE']._serialized_end=914
+  _globals['_LISTENCODERSREQUEST']._serialized_start=916
+  _globals['_LISTENCODERSREQUEST']._serialized_end=937
+  _globals['_ENCODERINFO']._serialized_start=940
+  _globals['_ENCODERINFO']._serialized_end=1079
+  _globals['_LISTENCODERSRESPONSE']._serialized_start=1081
+  _globals['_LISTENCODERSRESPONSE']._serialized_end=1149
+  _globals['_ENCODER']._serialized_start=1152
+  _globals['_ENCODER']._serialized_end=1383
 # @@protoc_insertion_point(module_scope)

@@ -72,16 +72,20 @@ class EmbedRequest(_message.Message):
     def __init__(self, encoders: _Optional[_Iterable[str]] = ..., precision: _Optional[str] = ..., patches: _Optional[_Union[PatchBatch, _Mapping]] = ..., tiled: _Optional[_Union[TiledPatches, _Mapping]] = ...) -> None: ...
 
 class Embedding(_message.Message):
-    __slots__ = ("encoder", "rows", "dim", "values")
+    __slots__ = ("encoder", "rows", "dim", "values", "precision", "weights_sha256")
     ENCODER_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_SHA256_FIELD_NUMBER: _ClassVar[int]
     encoder: str
     rows: int
     dim: int
     values: bytes
-    def __init__(self, encoder: _Optional[str] = ..., rows: _Optional[int] = ..., dim: _Optional[int] = ..., values: _Optional[bytes] = ...) -> None: ...
+    precision: str
+    weights_sha256: str
+    def __init__(self, encoder: _Optional[str] = ..., rows: _Optional[int] = ..., dim: _Optional[int] = ..., values: _Optional[bytes] = ..., precision: _Optional[str] = ..., weights_sha256: _Optional[str] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
     __slots__ = ("embeddings",)
