@@ -96,8 +96,12 @@ class SlideLocks:
         except FileExistsError:
             return False
         owner = {"host": self._host, "pid": os.getpid(), "started": time.time()}
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(owner, handle)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                json.dump(owner, handle)
+        except OSError:  # a full disk: no lock half-made, the caller reports why
+            path.unlink(missing_ok=True)
+            raise
         return True
 
     def _take_over(self, path: Path) -> None:

@@ -44,7 +44,11 @@ def write_report(
         "slides": [_entry(result) for result in results],
     }
     temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        temporary.write_text(json.dumps(report, indent=2) + "\n")
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
     return path
 

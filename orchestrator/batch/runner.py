@@ -32,7 +32,11 @@ def run_slides(sources: list[SlideSource], job: Job) -> list[SlideResult]:
         for chunk in _chunks(sources, batch_size):
             to_compute = []
             for source in chunk:
-                holder = locks.acquire(source.stem)
+                try:
+                    holder = locks.acquire(source.stem)
+                except OSError as exc:
+                    results.append(failure(source, exc, "cannot take its lock: "))
+                    continue
                 if holder is not None:
                     results.append(
                         SlideResult(source, "skipped", f"another worker has it: {holder}")

@@ -4,6 +4,7 @@ field of the settings object it fills (`orchestrator.settings.settings_from`).""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,19 @@ def option(*declarations: str, **attrs: Any) -> Decorator:
     long_name = next(d for d in declarations if d.startswith("--")).split("/")[0]
     envvar = ENV_PREFIX + long_name[2:].upper().replace("-", "_")
     return click.option(*declarations, envvar=envvar, show_envvar=True, **attrs)
+
+
+class Number(click.FloatRange):
+    """A float within a range, and a number: "nan" and "inf" pass click's own range checks
+    (every comparison with nan is false), and are refused here."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def compose(*decorators: Decorator) -> Decorator:
@@ -106,7 +120,7 @@ MAX_BATCH_SIZE = option(
 )
 MAX_QUEUE_DELAY_MS = option(
     "--max-queue-delay-ms",
-    type=click.FloatRange(min=0),
+    type=Number(min=0),
     default=5.0,
     show_default=True,
     help="Longest a request waits for others to batch with.",

@@ -22,6 +22,7 @@ from orchestrator.cli.options import (
     VISUALIZE_CONTOURS,
     WEIGHTS_DIR,
     Decorator,
+    Number,
     compose,
     default_workers,
     option,
@@ -76,7 +77,7 @@ segmentation = compose(
     ),
     option(
         "--tissue-thresh",
-        type=click.FloatRange(0.0, 1.0),
+        type=Number(0.0, 1.0),
         default=0.0,
         show_default=True,
         help="Drop tissue regions smaller than this fraction of the thumbnail area.",
@@ -98,7 +99,7 @@ coordinates = compose(
     option(
         "--target-mag",
         "target_magnification",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Number(min=0, min_open=True),
         required=True,
         help="Magnification of the patches (e.g. 5, 10, 20, 40); read from the closest "
         "level at or finer than it, resized when not exact.",
@@ -111,7 +112,7 @@ coordinates = compose(
     ),
     option(
         "--min-tissue-fraction",
-        type=click.FloatRange(0.0, 1.0),
+        type=Number(0.0, 1.0),
         default=0.5,
         show_default=True,
         help="Keep a grid patch when at least this share of its area is tissue in the mask.",

@@ -41,6 +41,10 @@ def run_command(
     job = Job.create(run, connect_segmenter(options), coords, features)
     results = run_slides(sources, job)
     print_summary(results)
-    report = write_report(run.output, command, results, started, time.time(), shard)
+    try:
+        report = write_report(run.output, command, results, started, time.time(), shard)
+    except OSError as exc:  # a full disk, say: the summary above is all there is
+        click.echo(f"Error: the report could not be written: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"report: {report}")
     sys.exit(1 if any(result.status == "failed" for result in results) else 0)

@@ -24,6 +24,7 @@ from orchestrator.cli.options import (
     TOKEN,
     VERBOSE,
     WEIGHTS_DIR,
+    Number,
     compose,
     option,
     split_names,
@@ -52,7 +53,7 @@ server_options = compose(
     option("--tls-key", type=FILE, help="...and this private key."),
     option(
         "--grace-seconds",
-        type=float,
+        type=Number(),
         default=20.0,
         show_default=True,
         help="On SIGTERM: report NOT_SERVING, then let running calls finish this long.",
@@ -97,7 +98,7 @@ def serve() -> None:
 )
 @option(
     "--max-pass-megapixels",
-    type=click.FloatRange(min=0.01),
+    type=Number(min=0.01),
     default=16.8,
     show_default=True,
     help="Pixels in one forward pass, each patch counted at its size or the model's input, "
@@ -106,7 +107,7 @@ def serve() -> None:
 )
 @option(
     "--max-loaded-gib",
-    type=click.FloatRange(min=0),
+    type=Number(min=0),
     default=8.0,
     show_default=True,
     help="Weights held at once, all encoders and precisions together; past it the least "
@@ -180,7 +181,7 @@ def serve_segmenter(**options: Any) -> None:
 @serve.command("health")
 @click.argument("url", default="127.0.0.1:50051", envvar="ATLASPATCH_HEALTH_URL")
 @TLS_CA
-@option("--timeout", type=float, default=3.0, show_default=True, help="Seconds to wait.")
+@option("--timeout", type=Number(), default=3.0, show_default=True, help="Seconds to wait.")
 def serve_health(url: str, tls_ca: Path | None, timeout: float) -> None:
     """Exit 0 when the service at URL (host:port, grpc://, grpcs://) reports SERVING, else 1.
 

@@ -1,23 +1,39 @@
 """The `features/<name>` datasets of a slide's HDF5: (N, D) float32, row-aligned with
 `coords`, the encoder's facts as attributes, and how many rows are written (where an
-interrupted run resumes)."""
+interrupted run resumes).
+
+Each batch written is recorded in `feature_checksums/<name>` as (first row, end row, CRC-32
+of its float32 bytes): a run that resumes a leftover keeps only the rows that still match
+what was written, and computes the rest again.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import zlib
 from typing import Any
 
 import h5py
 import numpy as np
 
 FEATURES_GROUP = "features"
+CHECKSUMS_GROUP = "feature_checksums"
 ROWS_DONE = "rows_done"
+
+log = logging.getLogger(__name__)
+
+
+def crc32(array: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(array).data)
 
 
 class FeatureSets:
     def __init__(self, h5: h5py.File, datasets: dict[str, h5py.Dataset]):
         self._h5 = h5
         self._datasets = datasets
+        checksums = h5.require_group(CHECKSUMS_GROUP)
+        self._checksums = {name: _checksum_log(checksums, name) for name in datasets}
 
     @classmethod
     def create(
@@ -25,10 +41,12 @@ class FeatureSets:
     ) -> FeatureSets:
         """New, empty feature sets (replacing any of the same name), one per encoder."""
         group = h5.require_group(FEATURES_GROUP)
+        checksums = h5.require_group(CHECKSUMS_GROUP)
         datasets = {}
         for name, facts in descriptions.items():
-            if name in group:
-                del group[name]
+            for old in (group, checksums):
+                if name in old:
+                    del old[name]
             dim = int(facts["embedding_dim"])
             dataset = group.create_dataset(
                 name, shape=(rows, dim), dtype="float32", chunks=(max(1, min(rows, 256)), dim)
@@ -43,13 +61,22 @@ class FeatureSets:
 
     @classmethod
     def open(cls, h5: h5py.File, names: list[str]) -> FeatureSets:
-        """The feature sets an interrupted run left, to be finished."""
-        return cls(h5, {name: h5[FEATURES_GROUP][name] for name in names})
+        """The feature sets an interrupted run left, to be finished from their first row
+        that is not as it was written."""
+        sets = cls(h5, {name: h5[FEATURES_GROUP][name] for name in names})
+        for name in names:
+            sets._keep_verified(name)
+        return sets
 
     @property
     def rows_done(self) -> int:
         """The first row any of the sets lacks."""
         return min(int(d.attrs.get(ROWS_DONE, 0)) for d in self._datasets.values())
+
+    def bytes_to_write(self) -> int:
+        """What the rows still to come will take on disk."""
+        start = self.rows_done
+        return sum(4 * (d.shape[0] - start) * d.shape[1] for d in self._datasets.values())
 
     def write(self, first: int, rows: dict[str, np.ndarray]) -> None:
         """Rows `first`, `first + 1`, ... of every set; each call reaches the disk, so a run
@@ -57,8 +84,36 @@ class FeatureSets:
         for name, matrix in rows.items():
             stop = first + len(matrix)
             self._datasets[name][first:stop] = matrix
+            checksums = self._checksums[name]
+            checksums.resize((len(checksums) + 1, 3))
+            checksums[-1] = (first, stop, crc32(np.asarray(matrix, dtype=np.float32)))
             self._datasets[name].attrs[ROWS_DONE] = stop
         self._h5.flush()
+
+    def _keep_verified(self, name: str) -> None:
+        """Roll `name` back to the end of its last batch that matches its checksum."""
+        dataset, checksums = self._datasets[name], self._checksums[name]
+        done = int(dataset.attrs.get(ROWS_DONE, 0))
+        verified, kept = 0, 0
+        for first, stop, expected in checksums[...]:
+            if first != verified or stop > done or crc32(dataset[first:stop]) != expected:
+                break
+            verified, kept = int(stop), kept + 1
+        if verified < done:
+            log.warning(
+                "%s: features/%s rows %d to %d are not as they were written: computed again",
+                self._h5.filename, name, verified, done - 1,
+            )  # fmt: skip
+        checksums.resize((kept, 3))
+        dataset.attrs[ROWS_DONE] = verified
+
+
+def _checksum_log(group: h5py.Group, name: str) -> h5py.Dataset:
+    if name in group:
+        return group[name]
+    return group.create_dataset(
+        name, shape=(0, 3), maxshape=(None, 3), dtype="int64", chunks=(256, 3)
+    )
 
 
 def complete_feature_sets(h5: h5py.File) -> dict[str, int]:

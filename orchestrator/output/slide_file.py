@@ -29,6 +29,7 @@ from orchestrator.output.existing import (
     reading_geometry,
 )
 from orchestrator.output.feature_sets import FeatureSets
+from orchestrator.output.space import check_room, claim, hand_back_unused, output_bytes
 from orchestrator.output.writer import CoordsWriter, partial_path, resumable_path
 from orchestrator.settings import CoordsSettings, RunSettings
 from orchestrator.slides.opened import OpenedSlide
@@ -84,17 +85,25 @@ class SlideFile:
         run: RunSettings,
         segmenter: dict[str, str],
         resumable: bool,
+        size: int = 0,
     ) -> CoordsWriter:
         """A writer of a new file with its attributes; `resumable`: once its coordinates are
-        complete, a run that dies leaves it for the next to finish."""
+        complete, a run that dies leaves it for the next to finish; `size`: the bytes it will
+        take (space.output_bytes), claimed before it is written."""
         attrs = file_attributes(slide, geometry, settings, run, segmenter)
-        return CoordsWriter(self.path, attrs, settings.write_batch, resumable)
+        return CoordsWriter(self.path, attrs, settings.write_batch, resumable, size)
 
     @contextmanager
     def resuming(self, names: list[str]) -> Iterator[tuple[StoredPatches, FeatureSets]]:
         """The leftover's patches and feature sets to finish; renamed into place after."""
         with h5py.File(self.leftover, "r+") as h5:
-            yield StoredPatches.read(h5), FeatureSets.open(h5, names)
+            features = FeatureSets.open(h5, names)
+            claim(self.leftover, features.bytes_to_write())
+            try:
+                yield StoredPatches.read(h5), features
+            finally:
+                h5.close()
+                hand_back_unused(self.leftover)
         os.replace(self.leftover, self.path)
 
     @contextmanager
@@ -102,11 +111,17 @@ class SlideFile:
         """New feature sets for the existing file's patches, written on a copy that is renamed
         over it when complete."""
         temporary = partial_path(self.path)
+        dims = [int(facts["embedding_dim"]) for facts in descriptions.values()]
+        with h5py.File(self.path, "r") as h5:
+            size = output_bytes(len(h5["coords"]), dims) - output_bytes(len(h5["coords"]), [])
+        check_room(self.path.parent, temporary.name, self.path.stat().st_size + size)
         shutil.copyfile(self.path, temporary)
         try:
             with h5py.File(temporary, "r+") as h5:
+                claim(temporary, size)
                 patches = StoredPatches.read(h5)
                 yield patches, FeatureSets.create(h5, descriptions, len(patches.xy))
+            hand_back_unused(temporary)
             os.replace(temporary, self.path)
         finally:
             temporary.unlink(missing_ok=True)
@@ -117,6 +132,8 @@ class SlideFile:
             return existing.mismatch
         if not existing.coords_complete:
             return "its coordinates are incomplete"
+        if not existing.coords_intact:
+            return "its coordinates are not as they were written"
         present = sorted(existing.encoders)
         if present != sorted(names):
             return f"it holds features {present}, this run asks for {sorted(names)}"

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from orchestrator.output.space import check_room, claim, hand_back_unused
 
 COORD_COLUMNS = ("x", "y", "read_w", "read_h", "level")
 
@@ -31,26 +34,43 @@ def resumable_path(final: Path) -> Path:
 
 
 COORDS_COMPLETE = "coords_complete"
+COORDS_CRC32 = "coords_crc32"  # of the int32 coords, so that a resumed run can trust them
+
+
+def coords_crc32(coords: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(coords, dtype=np.int32).data)
 
 
 class CoordsWriter:
     """Buffers rows `write_batch` at a time into resizable, chunked datasets."""
 
     def __init__(
-        self, final: Path, attrs: dict[str, Any], write_batch: int = 8192, resumable: bool = False
+        self,
+        final: Path,
+        attrs: dict[str, Any],
+        write_batch: int = 8192,
+        resumable: bool = False,
+        size: int = 0,
     ):
         """`resumable`: once `coords_done` is called, a failure or a kill leaves the file
-        under `resumable_path` for the next run to finish, instead of removing it."""
+        under `resumable_path` for the next run to finish, instead of removing it. `size`:
+        the bytes the whole file will take, claimed on disk before anything is written."""
         self.final = final
         self.temporary = resumable_path(final) if resumable else partial_path(final)
         self._resumable = resumable
         final.parent.mkdir(parents=True, exist_ok=True)
+        check_room(final.parent, final.name, size)
         self._write_batch = max(1, write_batch)
         self._rows: list[np.ndarray] = []
         self._fractions: list[np.ndarray] = []
         self._buffered = 0
         self._count = 0
         self._file = h5py.File(self.temporary, "w")
+        try:
+            claim(self.temporary, size)
+        except Exception:
+            self.abort()
+            raise
         chunk = min(self._write_batch, 4096)
         self._coords = self._file.create_dataset(
             "coords", shape=(0, 5), maxshape=(None, 5), dtype="int32", chunks=(chunk, 5)
@@ -78,6 +98,7 @@ class CoordsWriter:
     def coords_done(self) -> None:
         self._flush()
         self._file.attrs["num_patches"] = self._count
+        self._file.attrs[COORDS_CRC32] = coords_crc32(self._coords[...])
         self._file.attrs[COORDS_COMPLETE] = True
         self._file.flush()
 
@@ -85,6 +106,7 @@ class CoordsWriter:
         self._flush()
         self._file.attrs["num_patches"] = self._count
         self._file.close()
+        hand_back_unused(self.temporary)
         os.replace(self.temporary, self.final)
         return self.final
 
@@ -101,6 +123,7 @@ class CoordsWriter:
             return
         if self._resumable and self._file.id.valid and self._file.attrs.get(COORDS_COMPLETE):
             self._file.close()  # kept for the next run to resume
+            hand_back_unused(self.temporary)
         else:
             self.abort()
 

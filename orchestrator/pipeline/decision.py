@@ -28,6 +28,14 @@ COMPUTE = Decision(Action.COMPUTE)
 
 
 def decide(source: SlideSource, job: Job) -> Decision:
+    if source.same_stem:
+        others = ", ".join(str(path) for path in source.same_stem)
+        return Decision(
+            Action.FAIL,
+            f"its outputs are named {source.stem}.*, as are those of {others}: which slide "
+            "they belong to would be a guess, so none of them is processed; rename all but "
+            "one, or give each its own --output folder",
+        )
     if job.coords is None:
         return COMPUTE  # masks only: pictures are always made anew
     out = job.slide_file(source)

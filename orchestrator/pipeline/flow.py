@@ -19,6 +19,7 @@ from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
 from orchestrator.output.feature_sets import FeatureSets
 from orchestrator.output.pictures import save_contours, save_grid, save_mask
+from orchestrator.output.space import output_bytes
 from orchestrator.pipeline.decision import Action, Decision
 from orchestrator.pipeline.embedding import embed_patches
 from orchestrator.pipeline.job import Job
@@ -78,14 +79,17 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
     out = job.slide_file(slide.source)
     # With features to compute, a run that dies while embedding leaves a file to resume.
     resumable = job.features is not None
+    facts = job.features.encoders.describe() if job.features is not None else {}
+    size = output_bytes(len(plan.xy), [int(f["embedding_dim"]) for f in facts.values()])
     provenance = job.segmenter_provenance
-    with out.create(slide, plan.geometry, job.coords, job.run, provenance, resumable) as writer:
+    with out.create(
+        slide, plan.geometry, job.coords, job.run, provenance, resumable, size
+    ) as writer:
         writer.append(plan.rows(), plan.tissue_fraction)
         if job.features is not None:
             writer.coords_done()
-            encoders = job.features.encoders
-            features = FeatureSets.create(writer.file, encoders.describe(), len(plan.xy))
-            _embed(job, encoders, slide.source, plan.geometry, plan.xy, features, 0)
+            features = FeatureSets.create(writer.file, facts, len(plan.xy))
+            _embed(job, job.features.encoders, slide.source, plan.geometry, plan.xy, features, 0)
         writer.commit()
     _save_pictures(slide, mask, job, plan)
     return SlideResult(slide.source, "done", "", len(plan.xy), out.path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import defaultdict
 from pathlib import Path
 
 from orchestrator.slides.slide import SUPPORTED_EXTENSIONS, SlideSource
@@ -12,11 +14,28 @@ class DiscoveryError(Exception):
 
 
 def discover_slides(path: Path, recursive: bool = False) -> list[SlideSource]:
-    """Slides named by `path`, sorted by path so every worker sees the same order.
+    """Slides named by `path`, sorted by path so every worker sees the same order, each told
+    of the others whose outputs would share its name (`x.tiff`, `x.svs`, `sub/x.tiff`).
 
     A DICOM whole-slide image is one file per level in a folder; such a folder (or any
     one of its files) is one slide, named after the folder.
     """
+    return _with_same_stems(_found(path, recursive))
+
+
+def _with_same_stems(sources: list[SlideSource]) -> list[SlideSource]:
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for source in sources:
+        by_stem[source.stem].append(source.path)
+    return [
+        dataclasses.replace(
+            source, same_stem=tuple(p for p in by_stem[source.stem] if p != source.path)
+        )
+        for source in sources
+    ]
+
+
+def _found(path: Path, recursive: bool) -> list[SlideSource]:
     if not path.exists():
         raise DiscoveryError(f"{path} does not exist")
     if path.is_file():
@@ -34,7 +53,7 @@ def discover_slides(path: Path, recursive: bool = False) -> list[SlideSource]:
             if _is_dicom_folder(child):
                 sources.append(_dicom_source(child))
             elif recursive:
-                sources.extend(discover_slides(child, recursive=True))
+                sources.extend(_found(child, recursive=True))
         elif child.suffix.lower() in SUPPORTED_EXTENSIONS and child.suffix.lower() != ".dcm":
             sources.append(SlideSource(path=child, open_path=child, stem=child.stem))
     return sources

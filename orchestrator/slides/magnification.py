@@ -29,27 +29,42 @@ class Scale:
 
 
 def load_mpp_csv(path: Path) -> dict[str, float]:
-    """Map slide file name and stem to mpp from a CSV with columns `wsi,mpp`."""
-    with path.open(newline="") as handle:
+    """Map slide file name and stem to mpp from a CSV with columns `wsi,mpp` (UTF-8, with or
+    without the byte-order mark Excel writes). A slide listed twice must agree with itself."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         fields = {name.strip().lower() for name in reader.fieldnames or []}
         if not {"wsi", "mpp"} <= fields:
             raise ValueError(f"{path}: needs columns 'wsi' and 'mpp', found {sorted(fields)}")
-        table: dict[str, float] = {}
+        by_name: dict[str, tuple[float, int]] = {}
         for line, row in enumerate(reader, start=2):
             row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
             if not row.get("wsi"):
                 continue
-            try:
-                mpp = float(row["mpp"])
-            except ValueError:
-                raise ValueError(f"{path}:{line}: mpp {row['mpp']!r} is not a number") from None
-            if not PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:
-                raise ValueError(f"{path}:{line}: mpp {mpp} is outside {PLAUSIBLE_MPP}")
+            mpp = _mpp(row["mpp"], f"{path}:{line}")
             name = Path(row["wsi"]).name
-            table[name] = mpp
-            table[Path(name).stem] = mpp
+            first = by_name.setdefault(name, (mpp, line))
+            if first[0] != mpp:
+                raise ValueError(
+                    f"{path}: {name} has mpp {first[0]} on line {first[1]} and {mpp} on line {line}"
+                )
+    stems: dict[str, set[float]] = {}
+    for name, (mpp, _) in by_name.items():
+        stems.setdefault(Path(name).stem, set()).add(mpp)
+    # A stem stands for its file only where no other file of that stem says otherwise.
+    table = {stem: mpps.pop() for stem, mpps in stems.items() if len(mpps) == 1}
+    table.update({name: mpp for name, (mpp, _) in by_name.items()})
     return table
+
+
+def _mpp(text: str, where: str) -> float:
+    try:
+        mpp = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: mpp {text!r} is not a number") from None
+    if not PLAUSIBLE_MPP[0] <= mpp <= PLAUSIBLE_MPP[1]:  # nan fails this too
+        raise ValueError(f"{where}: mpp {mpp} is outside {PLAUSIBLE_MPP}")
+    return mpp
 
 
 def mpp_override(source: SlideSource, table: dict[str, float]) -> float | None:

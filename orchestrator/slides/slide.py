@@ -39,6 +39,8 @@ class SlideSource:
     path: Path
     open_path: Path
     stem: str
+    # Other slides of the run whose outputs would have this one's name (discovery sets it).
+    same_stem: tuple[Path, ...] = ()
 
     @property
     def name(self) -> str:
