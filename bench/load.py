@@ -1,8 +1,12 @@
-"""A bounded load test: many clients against one encoder service for a fixed time; prints
-JSON with requests, errors by status, patches per second, latency percentiles and the
-service's resident memory over the run.
+"""A bounded load test: well-behaved clients against one encoder service for a fixed time,
+first alone ("calm"), then beside hostile clients ("hostile"): requests of 1,024 tiny patches,
+the encoder's name repeated 4,096 times, and requests whose deadline passes while queued.
+Prints JSON: each phase's requests by status, patches per second and latency percentiles of
+the well-behaved clients, their p99 ratio (target: at most 1.5), and the service's peak
+resident memory against a budget (target: under it).
 
-    .venv/bin/python bench/load.py [--clients 32] [--seconds 60] [--patches-per-request 8]
+    .venv/bin/python bench/load.py [--clients 16] [--seconds 30] [--hostile-clients 3]
+        [--patches-per-request 8] [--rss-budget-mib 3072]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,76 +34,149 @@ from rss import RssSampler  # noqa: E402
 from atlaspatch_api import wire  # noqa: E402
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
 
+BIG_MESSAGES = [("grpc.max_receive_message_length", 64 * 2**20)]
+
+
+def request(encoders: list[str], patches: np.ndarray) -> encoder_pb2.EmbedRequest:
+    return encoder_pb2.EmbedRequest(encoders=encoders, patches=wire.patches_to_proto(patches))
+
+
+def hostile_requests(encoder: str) -> list[tuple[str, encoder_pb2.EmbedRequest, float]]:
+    """(kind, request, timeout): what an attacker or a buggy client sends, in turn."""
+    rng = np.random.default_rng(1)
+    tiny = rng.integers(0, 255, (1024, 16, 16, 3), dtype=np.uint8)
+    normal = rng.integers(0, 255, (64, 224, 224, 3), dtype=np.uint8)
+    return [
+        ("oversized_count", request([encoder], tiny), 600.0),
+        ("repeated_names", request([encoder] * 4096, normal[:1]), 60.0),
+        ("expired_deadline", request([encoder], normal), 0.05),
+    ]
+
+
+class Phase:
+    """Clients calling in a loop until a deadline, their outcomes counted by status."""
+
+    def __init__(self) -> None:
+        self.codes: Counter[str] = Counter()
+        self.latencies: list[float] = []
+        self._guard = threading.Lock()
+
+    def call(self, send: Callable[[], object]) -> None:
+        start = time.monotonic()
+        try:
+            send()
+            code = "OK"
+        except grpc.RpcError as error:
+            code = error.code().name  # type: ignore[attr-defined]
+        with self._guard:
+            self.codes[code] += 1
+            self.latencies.append(time.monotonic() - start)
+
+    def summary(self, seconds: float, patches_per_request: int) -> dict:
+        latencies = sorted(self.latencies)
+        return {
+            "requests_by_status": dict(self.codes),
+            "patches_per_second": round(self.codes["OK"] * patches_per_request / seconds, 1),
+            "latency_seconds_p50_p95_p99": [
+                round(latencies[int(q * (len(latencies) - 1))], 3) for q in (0.5, 0.95, 0.99)
+            ],
+        }
+
+
+def run_phase(address: str, args: argparse.Namespace, hostile: int) -> tuple[Phase, Phase]:
+    rng = np.random.default_rng(0)
+    patches = rng.integers(0, 255, (args.patches_per_request, 224, 224, 3), dtype=np.uint8)
+    polite = request([args.encoder], patches)
+    attacks = hostile_requests(args.encoder)
+    calm, wild = Phase(), Phase()
+    deadline = time.monotonic() + args.seconds
+
+    def polite_client() -> None:
+        stub = encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address))
+        while time.monotonic() < deadline:
+            calm.call(lambda: stub.Embed(polite, timeout=120))
+
+    def hostile_client(offset: int) -> None:
+        stub = encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address, BIG_MESSAGES))
+        turn = offset
+        while time.monotonic() < deadline:
+            _, attack, timeout = attacks[turn % len(attacks)]
+            wild.call(lambda: stub.Embed(attack, timeout=timeout))  # noqa: B023
+            turn += 1
+
+    with ThreadPoolExecutor(args.clients + hostile) as pool:
+        futures = [pool.submit(polite_client) for _ in range(args.clients)]
+        futures += [pool.submit(hostile_client, i) for i in range(hostile)]
+        for future in futures:
+            future.result()
+    return calm, wild
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--hostile-clients", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30, help="for each phase")
     parser.add_argument("--patches-per-request", type=int, default=8)
     parser.add_argument("--encoder", default="efficientnet_lite0")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument(
+        "--rss-budget-mib",
+        type=float,
+        default=3072,
+        help="the memory a deployment gives the service (its container's limit)",
+    )
     args = parser.parse_args()
     port = free_port()
     service = subprocess.Popen(
         [
             sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
-            "--device", "cpu", "--encoders", args.encoder, "--max-batch-size", "32",
+            "--device", args.device, "--encoders", args.encoder,
+            "--max-batch-size", str(args.max_batch_size),
         ],
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
     try:
         wait_until_serving(address)
-        rng = np.random.default_rng(0)
-        patches = rng.integers(0, 255, (args.patches_per_request, 224, 224, 3), dtype=np.uint8)
-        request = encoder_pb2.EmbedRequest(
-            encoders=[args.encoder], patches=wire.patches_to_proto(patches)
-        )
-        codes: Counter[str] = Counter()
-        latencies: list[float] = []
-        guard = threading.Lock()
-        deadline = time.monotonic() + args.seconds
-        sampler = RssSampler(service.pid, interval=1.0)
-
-        def client() -> None:
-            stub = encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address))
-            while time.monotonic() < deadline:
-                start = time.monotonic()
-                try:
-                    stub.Embed(request, timeout=120)
-                    code = "OK"
-                except grpc.RpcError as error:
-                    code = error.code().name  # type: ignore[attr-defined]
-                with guard:
-                    codes[code] += 1
-                    latencies.append(time.monotonic() - start)
-
+        sampler = RssSampler(service.pid, interval=0.25)
         started = time.monotonic()
-        with ThreadPoolExecutor(args.clients) as pool:
-            for future in [pool.submit(client) for _ in range(args.clients)]:
-                future.result()
-        elapsed = time.monotonic() - started
+        calm, _ = run_phase(address, args, hostile=0)
+        calm_seconds = time.monotonic() - started
+        started = time.monotonic()
+        beside, hostile = run_phase(address, args, hostile=args.hostile_clients)
+        hostile_seconds = time.monotonic() - started
         samples = sampler.stop()
     finally:
         service.terminate()
         service.wait(timeout=60)
-    latencies.sort()
-    third = len(samples) // 3
+    calm_summary = calm.summary(calm_seconds, args.patches_per_request)
+    beside_summary = beside.summary(hostile_seconds, args.patches_per_request)
+    ratio = beside_summary["latency_seconds_p50_p95_p99"][2] / max(
+        calm_summary["latency_seconds_p50_p95_p99"][2], 1e-9
+    )
+    peak = max(mib for _, mib in samples)
     print(
         json.dumps(
             {
                 "machine": describe_machine(),
                 "encoder": args.encoder,
+                "device": args.device,
+                "max_batch_size": args.max_batch_size,
                 "clients": args.clients,
-                "seconds": round(elapsed, 1),
+                "hostile_clients": args.hostile_clients,
+                "hostile_mix": [kind for kind, _, _ in hostile_requests(args.encoder)],
+                "seconds_per_phase": args.seconds,
                 "patches_per_request": args.patches_per_request,
-                "requests_by_status": dict(codes),
-                "errors": sum(n for code, n in codes.items() if code != "OK"),
-                "patches_per_second": round(codes["OK"] * args.patches_per_request / elapsed, 1),
-                "latency_seconds_p50_p95_p99": [
-                    round(latencies[int(q * (len(latencies) - 1))], 3) for q in (0.5, 0.95, 0.99)
-                ],
-                "service_rss_mib_first_third_max": round(max(m for _, m in samples[:third]), 1),
-                "service_rss_mib_last_third_max": round(max(m for _, m in samples[-third:]), 1),
+                "calm": calm_summary,
+                "beside_hostile": beside_summary,
+                "hostile_requests_by_status": dict(hostile.codes),
+                "p99_ratio": round(ratio, 2),
+                "p99_target_met": ratio <= 1.5,
+                "service_peak_rss_mib": round(peak, 1),
+                "rss_budget_mib": args.rss_budget_mib,
+                "rss_target_met": peak < args.rss_budget_mib,
             },
             indent=2,
         )

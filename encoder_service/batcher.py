@@ -3,9 +3,11 @@
 Each waiting request holds a future. A batch is flushed when it reaches its size limit
 (`max_batch_size` patches, fewer for large patches: `batch_limit`) or when its oldest request
 has waited `max_delay` seconds; the merged result is split back to the waiters in order. A
-request larger than one batch is split into several. A failed batch fails every waiter with
-the same error. A queue holding `max_queue` patches refuses more (-> RESOURCE_EXHAUSTED).
-Work whose caller has gone (cancelled, or past its deadline) is dropped before it runs.
+request larger than one batch is split into parts that take turns with other requests (a part
+served goes to the back of the queue), so one large request delays the others by at most a
+forward pass. A failed batch fails every waiter with the same error. A queue holding
+`max_queue` patches refuses more (-> RESOURCE_EXHAUSTED). Work whose caller has gone
+(cancelled, or past its deadline) is dropped before it runs.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ class _Waiting:
     future: asyncio.Future
     deadline: float | None  # time.perf_counter() after which nobody waits for the result
     arrived: float = field(default_factory=time.perf_counter)
+    following: _Waiting | None = None  # the request's next part, queued once this one runs
+
+    def patches_left(self) -> int:
+        """Its patches and those of the parts that follow it."""
+        part: _Waiting | None = self
+        total = 0
+        while part is not None:
+            total += len(part.patches)
+            part = part.following
+        return total
 
     def abandoned(self, now: float) -> bool:
         if self.future.done():  # its caller was cancelled
@@ -96,7 +108,9 @@ class DynamicBatcher:
             _Waiting(patches[start : start + step], loop.create_future(), deadline)
             for start in range(0, len(patches), step)
         ]
-        self._queue.extend(waiting)
+        for part, following in zip(waiting, waiting[1:], strict=False):
+            part.following = following
+        self._queue.append(waiting[0])
         self._queued_patches += len(patches)
         self._observer.queue_length(self._queued_patches)
         self._arrival.set()
@@ -163,8 +177,8 @@ class DynamicBatcher:
         now = time.perf_counter()
         wanted: deque[_Waiting] = deque()
         for waiting in self._queue:
-            if waiting.abandoned(now):
-                self._queued_patches -= len(waiting.patches)
+            if waiting.abandoned(now):  # and so are the parts that follow it
+                self._queued_patches -= waiting.patches_left()
             else:
                 wanted.append(waiting)
         self._queue = wanted
@@ -183,6 +197,7 @@ class DynamicBatcher:
                 total += len(waiting.patches)
             else:
                 kept.append(waiting)
+        kept.extend(w.following for w in batch if w.following is not None)  # their turn again
         self._queue = kept
         self._queued_patches -= total
         self._observer.queue_length(self._queued_patches)

@@ -140,6 +140,19 @@ def test_requests_whose_deadline_passed_in_the_queue_are_never_computed() -> Non
     assert computed() - before == 256  # the abandoned 32 patches never ran
 
 
+def test_a_large_request_takes_turns_with_small_ones() -> None:
+    with start_encoder(max_batch_size=4) as server:
+        large = RNG.integers(0, 255, (256, 224, 224, 3), dtype=np.uint8)  # 64 passes of 4
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(stub(server.address).Embed, embed_request(large), timeout=600)
+            time.sleep(0.5)
+            small = stub(server.address).Embed(embed_request(large[:4]), timeout=600)
+            # Served between two of the large request's passes, not after all 64 of them.
+            assert not running.done()
+            assert len(running.result().embeddings) == 1
+    assert wire.embedding_from_proto(small.embeddings[0]).shape == (4, 1280)
+
+
 def _slow_entry(entered: threading.Event, release: threading.Event) -> CustomEncoderEntry:
     def load(device: torch.device, dtype: torch.dtype) -> CustomEncoderComponents:
         entered.set()
