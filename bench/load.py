@@ -59,6 +59,7 @@ class Phase:
     def __init__(self) -> None:
         self.codes: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.span = [float("inf"), 0.0]  # first call's start, last call's end
         self._guard = threading.Lock()
 
     def call(self, send: Callable[[], object]) -> None:
@@ -68,13 +69,17 @@ class Phase:
             code = "OK"
         except grpc.RpcError as error:
             code = error.code().name  # type: ignore[attr-defined]
+        end = time.monotonic()
         with self._guard:
             self.codes[code] += 1
-            self.latencies.append(time.monotonic() - start)
+            self.latencies.append(end - start)
+            self.span = [min(self.span[0], start), max(self.span[1], end)]
 
-    def summary(self, seconds: float, patches_per_request: int) -> dict:
+    def summary(self, patches_per_request: int) -> dict:
         latencies = sorted(self.latencies)
+        seconds = self.span[1] - self.span[0]
         return {
+            "seconds": round(seconds, 1),
             "requests_by_status": dict(self.codes),
             "patches_per_second": round(self.codes["OK"] * patches_per_request / seconds, 1),
             "latency_seconds_p50_p95_p99": [
@@ -141,18 +146,14 @@ def main() -> None:
     try:
         wait_until_serving(address)
         sampler = RssSampler(service.pid, interval=0.25)
-        started = time.monotonic()
         calm, _ = run_phase(address, args, hostile=0)
-        calm_seconds = time.monotonic() - started
-        started = time.monotonic()
         beside, hostile = run_phase(address, args, hostile=args.hostile_clients)
-        hostile_seconds = time.monotonic() - started
         samples = sampler.stop()
     finally:
         service.terminate()
         service.wait(timeout=60)
-    calm_summary = calm.summary(calm_seconds, args.patches_per_request)
-    beside_summary = beside.summary(hostile_seconds, args.patches_per_request)
+    calm_summary = calm.summary(args.patches_per_request)
+    beside_summary = beside.summary(args.patches_per_request)
     ratio = beside_summary["latency_seconds_p50_p95_p99"][2] / max(
         calm_summary["latency_seconds_p50_p95_p99"][2], 1e-9
     )

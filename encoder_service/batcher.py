@@ -3,11 +3,11 @@
 Each waiting request holds a future. A batch is flushed when it reaches its size limit
 (`max_batch_size` patches, fewer for large patches: `batch_limit`) or when its oldest request
 has waited `max_delay` seconds; the merged result is split back to the waiters in order. A
-request larger than one batch is split into parts that take turns with other requests (a part
-served goes to the back of the queue), so one large request delays the others by at most a
-forward pass. A failed batch fails every waiter with the same error. A queue holding
-`max_queue` patches refuses more (-> RESOURCE_EXHAUSTED). Work whose caller has gone
-(cancelled, or past its deadline) is dropped before it runs.
+request larger than one batch is split into parts that take turns with other requests (what is
+left of it after a pass goes to the back of the queue), so large requests share the passes
+with small ones instead of holding them up. A failed batch fails every waiter with the same
+error. A queue holding `max_queue` patches refuses more (-> RESOURCE_EXHAUSTED). Work whose
+caller has gone (cancelled, or past its deadline) is dropped before it runs.
 """
 
 from __future__ import annotations
@@ -103,7 +103,10 @@ class DynamicBatcher:
                 f"(limit {self._max_queue}); retry later"
             )
         loop = asyncio.get_running_loop()
-        step = self._limit(patches.shape[1:])
+        limit = self._limit(patches.shape[1:])
+        # A request larger than a pass is cut into quarter passes: parts of several large
+        # requests share a pass, and a lone one still fills its passes (see _take_batch).
+        step = limit if len(patches) <= limit else max(1, limit // 4)
         waiting = [
             _Waiting(patches[start : start + step], loop.create_future(), deadline)
             for start in range(0, len(patches), step)
@@ -173,7 +176,9 @@ class DynamicBatcher:
 
     def _take_batch(self) -> list[_Waiting]:
         """The oldest request still wanted, then later ones of the same patch shape while they
-        fit; requests whose callers have gone leave the queue unrun."""
+        fit, then, while room is left, the next parts of the split requests among them, in
+        turn; the rest of a split request goes to the back of the queue. Requests whose
+        callers have gone leave the queue unrun."""
         now = time.perf_counter()
         wanted: deque[_Waiting] = deque()
         for waiting in self._queue:
@@ -197,7 +202,18 @@ class DynamicBatcher:
                 total += len(waiting.patches)
             else:
                 kept.append(waiting)
-        kept.extend(w.following for w in batch if w.following is not None)  # their turn again
+        tails = [w for w in batch if w.following is not None]
+        while tails:
+            for index, tail in enumerate(tails):
+                part = tail.following
+                if part is None or total + len(part.patches) > limit:
+                    continue
+                batch.append(part)
+                total += len(part.patches)
+                tails[index] = part
+            if all(t.following is None or total + len(t.following.patches) > limit for t in tails):
+                break
+        kept.extend(t.following for t in tails if t.following is not None)  # their turn again
         self._queue = kept
         self._queued_patches -= total
         self._observer.queue_length(self._queued_patches)

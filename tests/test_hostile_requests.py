@@ -119,25 +119,28 @@ def _fields(request: encoder_pb2.EmbedRequest) -> dict:
 
 
 def test_requests_whose_deadline_passed_in_the_queue_are_never_computed() -> None:
-    with start_encoder(max_batch_size=4) as server:
+    with start_encoder(max_batch_size=64) as server:
         metrics = server.server.metrics
         computed = lambda: metrics.value("atlaspatch_batch_patches_sum")  # noqa: E731
         before = computed()
-        long = RNG.integers(0, 255, (256, 224, 224, 3), dtype=np.uint8)  # 64 passes of 4
-        with ThreadPoolExecutor(9) as pool:
-            running = pool.submit(stub(server.address).Embed, embed_request(long), timeout=600)
-            time.sleep(0.5)
+        full = RNG.integers(0, 255, (64, 224, 224, 3), dtype=np.uint8)  # a pass each
+        with ThreadPoolExecutor(10) as pool:
+            passes = [
+                pool.submit(stub(server.address).Embed, embed_request(full), timeout=600)
+                for _ in range(2)
+            ]
+            time.sleep(0.5)  # the first pass runs, the second waits: a second or more each
             short = [
-                pool.submit(stub(server.address).Embed, embed_request(long[:4]), timeout=0.3)
+                pool.submit(stub(server.address).Embed, embed_request(full[:4]), timeout=0.3)
                 for _ in range(8)
             ]
             codes = [code_of(future.result) for future in short]
-            assert len(running.result().embeddings) == 1
+            assert all(len(p.result().embeddings) == 1 for p in passes)
         stop = time.monotonic() + 30
         while metrics.value("atlaspatch_queue_patches") and time.monotonic() < stop:
             time.sleep(0.1)
     assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 8
-    assert computed() - before == 256  # the abandoned 32 patches never ran
+    assert computed() - before == 128  # the abandoned 32 patches never ran
 
 
 def test_a_large_request_takes_turns_with_small_ones() -> None:
@@ -151,6 +154,16 @@ def test_a_large_request_takes_turns_with_small_ones() -> None:
             assert not running.done()
             assert len(running.result().embeddings) == 1
     assert wire.embedding_from_proto(small.embeddings[0]).shape == (4, 1280)
+
+
+def test_a_lone_large_request_still_fills_every_pass() -> None:
+    with start_encoder(max_batch_size=8) as server:
+        metrics = server.server.metrics
+        passes = lambda: metrics.value("atlaspatch_batch_patches_count")  # noqa: E731
+        before = passes()
+        large = RNG.integers(0, 255, (64, 64, 64, 3), dtype=np.uint8)
+        stub(server.address).Embed(embed_request(large), timeout=600)
+        assert passes() - before == 8  # 64 patches in full passes of 8, though cut in parts of 2
 
 
 def _slow_entry(entered: threading.Event, release: threading.Event) -> CustomEncoderEntry:
