@@ -28,7 +28,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(REPO), str(REPO / "proto"), str(HERE)]
-ENV = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'proto'}"}
+# The tree first, then whatever the caller had (wheels carried to a GPU machine, say).
+PATHS = [str(REPO), str(REPO / "proto"), os.environ.get("PYTHONPATH", "")]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in PATHS if p)}
 PLUGIN = HERE / "mean_colour_plugin.py"
 
 import h5py  # noqa: E402
