@@ -3,7 +3,9 @@ first alone ("calm"), then beside hostile clients ("hostile"): requests of 1,024
 the encoder's name repeated 4,096 times, and requests whose deadline passes while queued.
 Prints JSON: each phase's requests by status, patches per second and latency percentiles of
 the well-behaved clients, their p99 ratio (target: at most 1.5), and the service's peak
-resident memory against a budget (target: under it).
+resident memory against a budget (target: under it). A few seconds of both kinds of traffic
+come first and are not counted, so that neither phase pays for the service's first passes
+(CUDA's start-up, the kernels each new batch shape picks).
 
     .venv/bin/python bench/load.py [--clients 16] [--seconds 30] [--hostile-clients 3]
         [--patches-per-request 8] [--rss-budget-mib 3072]
@@ -88,13 +90,15 @@ class Phase:
         }
 
 
-def run_phase(address: str, args: argparse.Namespace, hostile: int) -> tuple[Phase, Phase]:
+def run_phase(
+    address: str, args: argparse.Namespace, hostile: int, seconds: float
+) -> tuple[Phase, Phase]:
     rng = np.random.default_rng(0)
     patches = rng.integers(0, 255, (args.patches_per_request, 224, 224, 3), dtype=np.uint8)
     polite = request([args.encoder], patches)
     attacks = hostile_requests(args.encoder)
     calm, wild = Phase(), Phase()
-    deadline = time.monotonic() + args.seconds
+    deadline = time.monotonic() + seconds
 
     def polite_client() -> None:
         stub = encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address))
@@ -122,6 +126,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--hostile-clients", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30, help="for each phase")
+    parser.add_argument("--warm-up-seconds", type=float, default=5)
     parser.add_argument("--patches-per-request", type=int, default=8)
     parser.add_argument("--encoder", default="efficientnet_lite0")
     parser.add_argument("--device", default="cpu")
@@ -146,8 +151,9 @@ def main() -> None:
     try:
         wait_until_serving(address)
         sampler = RssSampler(service.pid, interval=0.25)
-        calm, _ = run_phase(address, args, hostile=0)
-        beside, hostile = run_phase(address, args, hostile=args.hostile_clients)
+        run_phase(address, args, args.hostile_clients, args.warm_up_seconds)
+        calm, _ = run_phase(address, args, 0, args.seconds)
+        beside, hostile = run_phase(address, args, args.hostile_clients, args.seconds)
         samples = sampler.stop()
     finally:
         service.terminate()

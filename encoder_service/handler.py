@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import warnings
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class Batching:
 
 
 MAX_NAME_LENGTH = 200
+MAX_NAMES = 64  # encoders in one request
 Submit = Callable[[np.ndarray, float | None], Awaitable[np.ndarray]]
 
 
@@ -207,13 +209,17 @@ class EncoderHandler:
             )
 
     def _checked(self, names: list[str]) -> list[str]:
+        """`names` as a request may give them: a few, short, each once. Runs on the event
+        loop, so nothing here may cost more than the names' length."""
         if not names:
             raise InvalidInput("name at least one encoder")
+        if len(names) > MAX_NAMES:
+            raise InvalidInput(f"{len(names):,} encoder names in one request; at most {MAX_NAMES}")
         for name in names:
             if len(name) > MAX_NAME_LENGTH:  # no encoder is named so; never echoed whole
                 raise NotFound(f"unknown encoder {shown(name)}")
-        if len(set(names)) < len(names):
-            repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+        if repeated:
             raise InvalidInput(f"encoders named more than once in one request: {repeated}")
         return names
 
