@@ -42,7 +42,9 @@ def encoder_server(
         max_loaded_bytes=max_loaded_bytes,
     )
     handler.preload(preload)
-    servicer = EncoderServicer(handler, max_patches=batching.max_queue)
+    servicer = EncoderServicer(
+        handler, max_patches=batching.max_queue, max_decoded_bytes=settings.max_message_bytes
+    )
 
     def add(server) -> None:
         encoder_pb2_grpc.add_EncoderServicer_to_server(servicer, server)

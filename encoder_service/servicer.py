@@ -18,9 +18,17 @@ from encoder_service.handler import EncoderHandler
 
 
 class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
-    def __init__(self, handler: EncoderHandler, max_patches: int | None = None):
+    def __init__(
+        self,
+        handler: EncoderHandler,
+        max_patches: int | None = None,
+        max_decoded_bytes: int | None = None,
+    ):
+        """`max_decoded_bytes`: what a tiled request may decode to (the most that a request
+        of pixels may carry)."""
         self._handler = handler
         self._max_patches = max_patches
+        self._max_decoded = max_decoded_bytes
         # JPEG tiles decode on every core (libjpeg releases the GIL), off the event loop.
         self._decode = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="tile-decode")
 
@@ -32,7 +40,7 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.perf_counter() + remaining
         if request.WhichOneof("batch") == "tiled":
-            tiled = wire.tiled_from_proto(request.tiled, self._max_patches)
+            tiled = wire.tiled_from_proto(request.tiled, self._max_patches, self._max_decoded)
             # Assembled on a thread of the loop's own (its tiles decode on self._decode).
             patches = await asyncio.get_running_loop().run_in_executor(
                 None, decode_batch, tiled, self._decode

@@ -94,6 +94,23 @@ def test_a_patch_over_the_pass_budget_is_refused() -> None:
     assert "400x400 px is over the service's budget of 90,000 px" in error.value.details()
 
 
+def test_a_few_tiles_named_by_many_regions_are_refused_before_decoding(encoder_service) -> None:
+    # 4,096 regions of 4,096 px on one 2 KB tile: 206 GB once decoded.
+    request = encoder_pb2.EmbedRequest(encoders=[LITE])
+    tiled = request.tiled
+    tiled.patch_size = tiled.read_size = 4096
+    tiled.level_width = tiled.level_height = tiled.tile_width = tiled.tile_height = 4096
+    tiled.tiles.append(b"\xff\xd8" + bytes(2048))
+    for _ in range(4096):
+        tiled.regions.add(x=0, y=0, tiles=[0], tile_x=[0], tile_y=[0])
+    with pytest.raises(grpc.RpcError) as error:
+        stub(encoder_service.address).Embed(request, timeout=30)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "4096 regions of 4096x4096 px would decode to 206,158,430,208 bytes" in (
+        error.value.details()
+    )
+
+
 def test_an_encoder_named_twice_is_refused(encoder_service) -> None:
     # 4,096 repetitions of one name kept the service busy for 112 s with one patch.
     request = embed_request(names=[LITE] * 4096)

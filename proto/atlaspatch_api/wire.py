@@ -120,9 +120,15 @@ def tiled_to_proto(batch: TiledBatch, into: encoder_pb2.TiledPatches) -> None:
         )
 
 
-def tiled_from_proto(message: encoder_pb2.TiledPatches, max_count: int | None = None) -> TiledBatch:
+def tiled_from_proto(
+    message: encoder_pb2.TiledPatches,
+    max_count: int | None = None,
+    max_decoded_bytes: int | None = None,
+) -> TiledBatch:
     """The batch, checked before anything is decoded: sizes within bounds, at most
-    `max_count` patches, every tile index a tile of the request."""
+    `max_count` patches decoding to at most `max_decoded_bytes` (a few JPEG tiles named by
+    many regions would otherwise decode to gigabytes), every tile index a tile of the
+    request."""
     sides = {
         "tile": (message.tile_width, message.tile_height, MAX_TILE_SIDE),
         "region": (message.read_size, message.read_size, MAX_READ_SIDE),
@@ -135,6 +141,13 @@ def tiled_from_proto(message: encoder_pb2.TiledPatches, max_count: int | None = 
         raise InvalidInput("an empty patch batch")
     if max_count is not None and len(message.regions) > max_count:
         raise InvalidInput(f"{len(message.regions)} patches in one request; at most {max_count}")
+    side = max(message.read_size, message.patch_size)
+    decoded = len(message.regions) * side * side * 3
+    if max_decoded_bytes is not None and decoded > max_decoded_bytes:
+        raise InvalidInput(
+            f"{len(message.regions)} regions of {side}x{side} px would decode to "
+            f"{decoded:,} bytes; at most {max_decoded_bytes:,}"
+        )
     # A region lies on at most this many tiles: more would be work for nothing.
     most = (-(-message.read_size // message.tile_width) + 1) * (
         -(-message.read_size // message.tile_height) + 1
