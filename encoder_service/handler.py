@@ -64,7 +64,7 @@ class Batching:
     max_batch_size: int = 64
     max_delay: float = 0.005
     max_queue: int = 4096
-    max_pass_pixels: int = 64 * 512 * 512  # 16.8 MP: a float32 copy is 200 MB
+    max_pass_pixels: int = 16_800_000  # 256 patches of 256 px, 64 of 512 px; 200 MB as float32
 
 
 MAX_NAME_LENGTH = 200
