@@ -2,7 +2,8 @@
 
 A plugin file defines `register_feature_extractors(registry, device, dtype, num_workers)` and
 calls `register_custom_encoder` in it with a loader that returns `CustomEncoderComponents`.
-The reference's example plugin works with its import line changed to this module.
+A plugin written for AtlasPatch works unchanged: its `atlas_patch.models.patch.custom` import
+resolves here while it loads (reference_imports.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from encoder_service.encoder import module_bytes
 class CustomEncoderComponents:
     model: torch.nn.Module
     preprocess: Callable[[Image.Image], torch.Tensor]  # one PIL patch -> (C, H, W) tensor
-    forward_fn: Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) -> (B, embedding_dim)
+    # (B, C, H, W) -> (B, embedding_dim); None: the model itself
+    forward_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 Loader = Callable[[torch.device, torch.dtype], CustomEncoderComponents]
@@ -45,9 +47,11 @@ def register_custom_encoder(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     num_workers: int = 1,
+    non_blocking: bool = False,
 ) -> None:
     """Add `name` to `registry`; `device` and `dtype` are the ones the registry was given and
-    are passed to `loader` when the encoder is first used."""
+    are passed to `loader` when the encoder is first used. `non_blocking` is accepted for
+    AtlasPatch's plugins; transfers here are always non-blocking where they can be."""
     registry.register_custom(
         CustomEncoderEntry(name, int(embedding_dim), loader, max(1, num_workers))
     )
@@ -69,7 +73,8 @@ class CustomEncoder:
         images = [Image.fromarray(patch) for patch in patches.numpy()]
         tensors = list(self._pool.map(self._components.preprocess, images))
         batch = torch.stack(tensors).to(device=self.device, dtype=self.dtype)
-        output = self._components.forward_fn(batch)
+        forward = self._components.forward_fn or self._components.model
+        output = forward(batch)
         if output.ndim != 2 or output.shape != (len(images), self.embedding_dim):
             raise ValueError(
                 f"plugin encoder {self.name} returned shape {tuple(output.shape)}, "

@@ -9,6 +9,7 @@ import torch
 
 from atlaspatch_api.errors import Refused
 from encoder_service.precision import torch_dtype
+from encoder_service.reference_imports import reference_plugin_imports
 from encoder_service.registry import EncoderRegistry
 
 
@@ -39,16 +40,18 @@ def load_plugin(
     if spec is None or spec.loader is None:
         raise PluginError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise PluginError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
-    hook = getattr(module, "register_feature_extractors", None)
-    if hook is None:
-        raise PluginError(
-            f"{path}: defines no register_feature_extractors(registry, device, dtype, num_workers)"
-        )
-    hook(registry, torch.device(device), dtype, num_workers)
+    with reference_plugin_imports():  # a plugin written for AtlasPatch loads unchanged
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise PluginError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from exc
+        hook = getattr(module, "register_feature_extractors", None)
+        if hook is None:
+            raise PluginError(
+                f"{path}: defines no "
+                "register_feature_extractors(registry, device, dtype, num_workers)"
+            )
+        hook(registry, torch.device(device), dtype, num_workers)
     added = [name for name in registry.names() if name not in before]
     if not added:
         raise PluginError(f"{path}: register_feature_extractors registered no encoder")
