@@ -63,3 +63,21 @@ def test_an_installed_atlaspatch_is_not_shadowed(tmp_path: Path, monkeypatch) ->
     assert atlas_patch.REAL  # the installed package, not the plugin-time alias
     with pytest.raises(ModuleNotFoundError):
         import atlas_patch.models.patch.custom  # noqa: F401  # not in the stand-in package
+
+
+@pytest.mark.shared_data
+def test_a_dicom_series_records_a_wsi_path_openslide_opens(tmp_path: Path) -> None:
+    import openslide
+
+    from tests.cli import coords_run
+    from tests.conftest import SLIDES
+
+    folder = SLIDES / "dicom-cmu-1-small-region"
+    assert coords_run(folder, tmp_path).exit_code == 0
+    with h5py.File(tmp_path / "patches/dicom-cmu-1-small-region.h5") as h5:
+        wsi_path = Path(h5.attrs["wsi_path"])
+        x, y, read_w, read_h, level = (int(v) for v in h5["coords"][0])
+    assert wsi_path.parent == folder and wsi_path.suffix == ".dcm"
+    with openslide.OpenSlide(str(wsi_path)) as wsi:  # the reference's reading example
+        region = wsi.read_region((x, y), level, (read_w, read_h))
+    assert region.size == (read_w, read_h)

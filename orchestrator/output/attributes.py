@@ -30,7 +30,7 @@ def file_attributes(
         "level0_width": width0,
         "level0_height": height0,
         "mpp": float(slide.scale.mpp) if slide.scale.mpp is not None else "None",
-        "wsi_path": str(slide.source.path),
+        "wsi_path": str(slide.source.open_path),  # a DICOM series: the file OpenSlide opens
         "filename": slide.source.name,
         "creation_date": dt.datetime.now(dt.timezone.utc).isoformat(),
         "num_patches": 0,  # set on commit
