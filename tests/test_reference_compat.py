@@ -81,3 +81,70 @@ def test_a_dicom_series_records_a_wsi_path_openslide_opens(tmp_path: Path) -> No
     with openslide.OpenSlide(str(wsi_path)) as wsi:  # the reference's reading example
         region = wsi.read_region((x, y), level, (read_w, read_h))
     assert region.size == (read_w, read_h)
+
+
+def _as_atlaspatch_wrote_it(ours: Path, theirs: Path) -> None:
+    """Our coordinates in AtlasPatch 1.1.0's layout: its datasets (coords, passports), its
+    file attributes, and none of ours."""
+    with h5py.File(ours) as h5:
+        coords, attrs = h5["coords"][...], dict(h5.attrs)
+    stem, total = ours.stem, len(coords)
+    passports = [
+        f"{stem}__x{x}_y{y}_rw{rw}_rh{rh}_lv{lv}_mag40_tmag20_total{total}"
+        for x, y, rw, rh, lv in coords
+    ]
+    with h5py.File(theirs, "w") as h5:
+        h5.create_dataset("coords", data=coords, maxshape=(None, 5), chunks=(8192, 5))
+        h5.create_dataset("passports", data=np.asarray(passports, dtype="S160"))
+        h5.attrs.update(
+            {
+                "patch_size": 256,
+                "patch_size_level0": int(attrs["patch_size_level0"]),
+                "level0_magnification": 40,
+                "target_magnification": 20,
+                "overlap": 0,
+                "level0_width": int(attrs["level0_width"]),
+                "level0_height": int(attrs["level0_height"]),
+                "wsi_path": str(attrs["wsi_path"]),
+                "passport_format": "{stem}__x{X}_y{Y}_rw{RW}_rh{RH}_lv{LV}_mag{MAG}_tmag{TMAG}"
+                "_total{TOTAL}",
+                "passport_version": 2,
+                "creation_date": "2026-11-01T00:00:00+00:00",
+                "filename": "synthetic-40x.tiff",
+                "mpp": 0.25,
+                "magnification": 40,
+                "num_patches": total,
+            }
+        )
+
+
+def test_an_atlaspatch_file_is_skipped_when_it_matches_and_given_new_features(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    from tests.cli import coords_run
+
+    assert coords_run(synthetic_slide.path, tmp_path / "ours").exit_code == 0
+    h5_path = tmp_path / "out/patches/synthetic-40x.h5"
+    h5_path.parent.mkdir(parents=True)
+    _as_atlaspatch_wrote_it(tmp_path / "ours/patches/synthetic-40x.h5", h5_path)
+    before = h5_path.read_bytes()
+
+    skipped = coords_run(synthetic_slide.path, tmp_path / "out", "--skip-existing")
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped  synthetic-40x.tiff: output exists" in skipped.output
+    assert h5_path.read_bytes() == before  # left byte-identical
+
+    other = coords_run(synthetic_slide.path, tmp_path / "out", "--patch-size", "512")
+    assert other.exit_code == 1
+    assert "patch_size 256 there, 512 asked" in other.output
+
+    added = process_run(
+        synthetic_slide.path, tmp_path / "out", "--feature-extractors", "efficientnet_lite0"
+    )
+    assert added.exit_code == 0, added.output
+    with h5py.File(h5_path) as h5, h5py.File(tmp_path / "ours/patches/synthetic-40x.h5") as ours:
+        assert np.array_equal(h5["coords"][...], ours["coords"][...])
+        assert len(h5["passports"]) == len(h5["coords"]) and h5.attrs["passport_version"] == 2
+        features = h5["features/efficientnet_lite0"]
+        assert features.shape == (len(h5["coords"]), 1280)
+        assert np.abs(features[...]).sum(axis=1).min() > 0

@@ -83,6 +83,8 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
 def _mismatch(
     attrs: dict, settings: CoordsSettings, segmenter: dict[str, str], mpp_override: float | None
 ) -> str | None:
+    if "parameters" not in attrs:
+        return _reference_mismatch(attrs, settings)
     try:
         stored = json.loads(attrs.get("parameters", "{}"))
     except (TypeError, ValueError):
@@ -102,6 +104,28 @@ def _mismatch(
     stored_override = json.loads(attrs.get("mpp_override", "null"))
     if stored_override != mpp_override:
         differences.append(f"mpp override {stored_override} there, {mpp_override} asked")
+    return "; ".join(differences) or None
+
+
+def _reference_mismatch(attrs: dict, settings: CoordsSettings) -> str | None:
+    """A file AtlasPatch wrote (no `parameters`) records its geometry but not how its patches
+    were chosen (tissue model, thresholds): it is compared on what it records."""
+    step = settings.step_size or settings.patch_size
+    wanted = {
+        "patch_size": settings.patch_size,
+        "target_magnification": settings.target_magnification,
+        "overlap": max(0, settings.patch_size - step),
+    }
+    differences = []
+    for name, asked in wanted.items():
+        there = attrs.get(name)
+        there = there.item() if isinstance(there, np.generic) else there
+        try:
+            same = there is not None and float(there) == float(asked)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            differences.append(f"{name} {there!r} there, {asked!r} asked")
     return "; ".join(differences) or None
 
 
