@@ -8,6 +8,8 @@ DINOv2/v3 and OpenAI's for CLIP (with its projection, as the reference's dimensi
 
 from __future__ import annotations
 
+import dataclasses
+
 from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -63,7 +65,20 @@ def _gated(name: str, dim: int, architecture: str, repo: str, license: str, **fa
     )
 
 
+# AtlasPatch 1.1.0's names for encoders this catalogue has under others: the same model,
+# its features stored under the name asked for.
+ALIASES = {"virchow_v1": "virchow", "virchow_v2": "virchow2"}
+
+
 def builtin_specs() -> list[EncoderSpec]:
+    specs = _specs()
+    by_name = {spec.name: spec for spec in specs}
+    return specs + [
+        dataclasses.replace(by_name[target], name=alias) for alias, target in ALIASES.items()
+    ]
+
+
+def _specs() -> list[EncoderSpec]:
     tv = {"interpolation": "bilinear", "license": "bsd-3-clause"}
     vit = {"mean": HALF_MEAN, "std": HALF_STD, "license": "apache-2.0"}
     dinov2 = {"model_kwargs": {"num_classes": 0, "img_size": 224}, "license": "apache-2.0"}

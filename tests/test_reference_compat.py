@@ -148,3 +148,16 @@ def test_an_atlaspatch_file_is_skipped_when_it_matches_and_given_new_features(
         features = h5["features/efficientnet_lite0"]
         assert features.shape == (len(h5["coords"]), 1280)
         assert np.abs(features[...]).sum(axis=1).min() > 0
+
+
+def test_atlaspatch_1_1_names_for_virchow_are_the_same_models() -> None:
+    import dataclasses
+
+    from encoder_service.catalog import builtin_specs
+    from encoder_service.registry import EncoderRegistry
+
+    specs = {spec.name: spec for spec in builtin_specs()}
+    for alias, name in (("virchow_v1", "virchow"), ("virchow_v2", "virchow2")):
+        assert alias in EncoderRegistry().names()
+        assert specs[alias].name == alias  # its features are stored under the name asked for
+        assert dataclasses.replace(specs[alias], name=name) == specs[name]
