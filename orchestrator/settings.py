@@ -29,6 +29,7 @@ class CoordsSettings:
     tissue_thresh: float = 0.0
     min_tissue_fraction: float = 0.5
     fast_mode: bool = True
+    edge_patches: bool = False  # keep patches that cross the slide's edge (outside: white)
     white_thresh: int = 15
     black_thresh: int = 50
     write_batch: int = 8192

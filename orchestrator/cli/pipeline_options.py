@@ -118,6 +118,13 @@ coordinates = compose(
         help="Keep a grid patch when at least this share of its area is tissue in the mask.",
     ),
     option(
+        "--edge-patches/--no-edge-patches",
+        default=False,
+        show_default=True,
+        help="Also keep grid patches that cross the slide's right or bottom edge (as AtlasPatch "
+        "does); what lies outside the slide reads as white and counts as no tissue.",
+    ),
+    option(
         "--fast-mode/--no-fast-mode",
         default=True,
         show_default=True,

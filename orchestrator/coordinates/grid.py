@@ -1,7 +1,8 @@
 """Patch coordinates from a tissue mask, vectorised.
 
 One global grid starts at level-0 (0, 0) and steps by the geometry's stride; a position is
-a candidate when the whole patch lies inside the slide. Each candidate's tissue fraction is
+a candidate when the whole patch lies inside the slide (with `edge_patches`, when it starts
+inside: the part beyond the edge counts as no tissue). Each candidate's tissue fraction is
 the share of its footprint that the mask marks as tissue, computed exactly (for a mask that
 is constant over each of its pixels) from the mask's integral image with bilinear
 interpolation at the footprint's fractional corners. A patch is kept when that fraction is
@@ -25,8 +26,11 @@ class PatchGrid:
     positions_evaluated: int
 
 
-def grid_axes(length0: int, geometry: PatchGeometry) -> np.ndarray:
-    """Top-left level-0 offsets along one axis of patches that fit inside the slide."""
+def grid_axes(length0: int, geometry: PatchGeometry, edge_patches: bool = False) -> np.ndarray:
+    """Top-left level-0 offsets along one axis of patches that fit inside the slide (or, with
+    `edge_patches`, that start inside it)."""
+    if edge_patches:
+        return np.arange(0, length0, geometry.step_level0, dtype=np.int64)
     if length0 < geometry.size_level0:
         return np.empty(0, dtype=np.int64)
     return np.arange(0, length0 - geometry.size_level0 + 1, geometry.step_level0, dtype=np.int64)
@@ -57,9 +61,10 @@ def tissue_grid(
     level0_size: tuple[int, int],
     geometry: PatchGeometry,
     min_tissue_fraction: float,
+    edge_patches: bool = False,
 ) -> PatchGrid:
-    xs = grid_axes(level0_size[0], geometry)
-    ys = grid_axes(level0_size[1], geometry)
+    xs = grid_axes(level0_size[0], geometry, edge_patches)
+    ys = grid_axes(level0_size[1], geometry, edge_patches)
     if xs.size == 0 or ys.size == 0:
         return PatchGrid(np.empty((0, 2), np.int64), np.empty(0, np.float32), 0)
     fraction = tissue_fractions(mask, level0_size, xs, ys, geometry.size_level0)

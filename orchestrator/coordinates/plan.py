@@ -53,7 +53,9 @@ def plan_coordinates(
             f"({geometry.size_level0} px at level 0 for {settings.patch_size} px at "
             f"{settings.target_magnification:g}x)"
         )
-    grid = tissue_grid(mask, slide.level0_size, geometry, settings.min_tissue_fraction)
+    grid = tissue_grid(
+        mask, slide.level0_size, geometry, settings.min_tissue_fraction, settings.edge_patches
+    )
     if len(grid.xy) == 0:
         raise SlideError("no tissue found: no patch of the grid lies on the tissue mask")
 

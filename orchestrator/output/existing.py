@@ -26,7 +26,10 @@ COORDINATE_PARAMETERS = (
     "tissue_thresh",
     "min_tissue_fraction",
     "fast_mode",
+    "edge_patches",
 )
+# What files made before a parameter existed were made with.
+PARAMETERS_BEFORE = {"edge_patches": False}
 CONTENT_FILTER_PARAMETERS = ("white_thresh", "black_thresh")
 
 
@@ -91,6 +94,7 @@ def _mismatch(
         stored = {}
     wanted = settings.as_dict()
     names = COORDINATE_PARAMETERS + (() if settings.fast_mode else CONTENT_FILTER_PARAMETERS)
+    stored = {**PARAMETERS_BEFORE, **stored}
     differences = [
         f"{name} {stored.get(name)!r} there, {wanted[name]!r} asked"
         for name in names
