@@ -175,10 +175,6 @@ class EncoderHandler:
         """Every encoder loaded, at every precision."""
         return [entry.encoder.describe() for entry in self._loaded.entries()]
 
-    def loaded(self) -> list[Key]:
-        """(name, precision) of the encoders held, least recently used first."""
-        return self._loaded.keys()
-
     async def close(self) -> None:
         for entry in self._loaded.entries():
             if entry.batcher is not None:

@@ -60,10 +60,6 @@ class LoadedEncoders(Generic[Entry]):
         with self._lock:
             return list(self._entries.values())
 
-    def keys(self) -> list[Key]:
-        with self._lock:
-            return list(self._entries)
-
     def _used(self, key: Key) -> Entry | None:
         entry = self._entries.get(key)
         if entry is not None:
