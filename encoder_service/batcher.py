@@ -36,6 +36,7 @@ class _Waiting:
     deadline: float | None  # time.perf_counter() after which nobody waits for the result
     arrived: float = field(default_factory=time.perf_counter)
     following: _Waiting | None = None  # the request's next part, queued once this one runs
+    request: int = 0  # shared by the parts of one request
 
     def patches_left(self) -> int:
         """Its patches and those of the parts that follow it."""
@@ -92,6 +93,7 @@ class DynamicBatcher:
         self._batch_limit = batch_limit or (lambda shape: self._max_batch)
         self._queue: deque[_Waiting] = deque()
         self._queued_patches = 0
+        self._requests = 0  # submitted so far, to tell one request's parts apart
         self._arrival = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -107,10 +109,13 @@ class DynamicBatcher:
         # A request larger than a pass is cut into quarter passes: parts of several large
         # requests share a pass, and a lone one still fills its passes (see _take_batch).
         step = limit if len(patches) <= limit else max(1, limit // 4)
+        self._requests += 1
         waiting = [
             _Waiting(patches[start : start + step], loop.create_future(), deadline)
             for start in range(0, len(patches), step)
         ]
+        for part in waiting:
+            part.request = self._requests
         for part, following in zip(waiting, waiting[1:], strict=False):
             part.following = following
         self._queue.append(waiting[0])
@@ -149,7 +154,8 @@ class DynamicBatcher:
                     if not waiting.future.done():
                         waiting.future.set_exception(exc)
                 continue
-            self._observer.batch(len(merged), len(batch), queued, time.perf_counter() - started)
+            requests = len({waiting.request for waiting in batch})
+            self._observer.batch(len(merged), requests, queued, time.perf_counter() - started)
             start = 0
             for waiting in batch:
                 stop = start + len(waiting.patches)
