@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.cli import coords_run, process_run
 from tests.conftest import BAD
 from tests.output_helpers import reports
 
 
+@pytest.mark.shared_data
 def test_each_run_writes_a_report_of_every_slide(tmp_path: Path, synthetic_slide) -> None:
     folder = tmp_path / "slides"
     folder.mkdir()
