@@ -12,7 +12,7 @@ import numpy as np
 
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
-from orchestrator.output.writer import COORDS_COMPLETE, COORDS_CRC32, coords_crc32
+from orchestrator.output.writer import COORDS_COMPLETE
 from orchestrator.settings import CoordsSettings
 
 # What a feature set must share with this run's encoder to be reused.
@@ -50,7 +50,6 @@ class ExistingOutput:
     # The feature sets it holds, each with its FEATURE_FACTS.
     features: dict[str, dict[str, str]] = field(default_factory=dict)
     coords_complete: bool = False  # set by a run that died while embedding (see resume)
-    coords_intact: bool = False  # they match the checksum written with them
     # The feature sets with every row written, by name, with their dimension.
     complete_features: dict[str, int] = field(default_factory=dict)
 
@@ -66,7 +65,6 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
             features = stored_feature_facts(h5, FEATURE_FACTS)
             has_coords = "coords" in h5
             complete = complete_feature_sets(h5) if has_coords else {}
-            intact = has_coords and attrs.get(COORDS_CRC32) == coords_crc32(h5["coords"][...])
     except OSError as exc:
         return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
     if not has_coords:
@@ -78,7 +76,6 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
         mismatch,
         features=features,
         coords_complete=coords_complete,
-        coords_intact=intact,
         complete_features=complete,
     )
 

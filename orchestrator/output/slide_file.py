@@ -30,7 +30,7 @@ from orchestrator.output.existing import (
 )
 from orchestrator.output.feature_sets import FeatureSets
 from orchestrator.output.space import check_room, claim, hand_back_unused, output_bytes
-from orchestrator.output.writer import CoordsWriter, partial_path, resumable_path
+from orchestrator.output.writer import CoordsWriter, coords_intact, partial_path, resumable_path
 from orchestrator.settings import CoordsSettings, RunSettings
 from orchestrator.slides.opened import OpenedSlide
 
@@ -96,14 +96,14 @@ class SlideFile:
     @contextmanager
     def resuming(self, names: list[str]) -> Iterator[tuple[StoredPatches, FeatureSets]]:
         """The leftover's patches and feature sets to finish; renamed into place after."""
-        with h5py.File(self.leftover, "r+") as h5:
+        h5 = h5py.File(self.leftover, "r+")
+        try:
             features = FeatureSets.open(h5, names)
             claim(self.leftover, features.bytes_to_write())
-            try:
-                yield StoredPatches.read(h5), features
-            finally:
-                h5.close()
-                hand_back_unused(self.leftover)
+            yield StoredPatches.read(h5), features
+        finally:
+            h5.close()
+            hand_back_unused(self.leftover)
         os.replace(self.leftover, self.path)
 
     @contextmanager
@@ -132,7 +132,7 @@ class SlideFile:
             return existing.mismatch
         if not existing.coords_complete:
             return "its coordinates are incomplete"
-        if not existing.coords_intact:
+        if not coords_intact(self.leftover):  # read only here: a leftover is rare
             return "its coordinates are not as they were written"
         present = sorted(existing.encoders)
         if present != sorted(names):

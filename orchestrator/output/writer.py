@@ -41,6 +41,12 @@ def coords_crc32(coords: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(coords, dtype=np.int32).data)
 
 
+def coords_intact(path: Path) -> bool:
+    """Whether the file's coords match the checksum written with them."""
+    with h5py.File(path, "r") as h5:
+        return "coords" in h5 and h5.attrs.get(COORDS_CRC32) == coords_crc32(h5["coords"][...])
+
+
 class CoordsWriter:
     """Buffers rows `write_batch` at a time into resizable, chunked datasets."""
 
