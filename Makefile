@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --quiet --no-build-isolation sam2==1.1.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# MOOZY's slide encoder; --no-deps: its model code needs only torch, timm, h5py, numpy and
+	# huggingface-hub (installed above), not the training extras it declares (wandb, ...).
+	$(PY) -m pip install --quiet --no-deps moozy==0.1.1
 	touch $(STAMP)
 
 # For deploy/triton/run-local.sh and the Triton tests; same torch, sam2 built the same way.

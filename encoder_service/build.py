@@ -12,7 +12,39 @@ from encoder_service.spec import EncoderSpec, WheelWeights
 
 
 def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
-    """The timm network of `spec`; `weights=None` leaves it randomly initialised."""
+    """The network of `spec`; `weights=None` leaves it randomly initialised."""
+    if spec.builder == "timm":
+        return _timm_network(spec, weights)
+    if spec.builder == "external":
+        from encoder_service.external_networks import build_external
+
+        return build_external(spec, weights)
+    network, inner, prefixes, rename = _network_and_layout(spec)
+    if weights is not None:
+        from encoder_service.checkpoints import load_published
+
+        load_published(inner, weights, prefixes, rename)
+    return network.eval()
+
+
+def _network_and_layout(spec: EncoderSpec):
+    """The network, the part of it the checkpoint fills, and how the checkpoint names it."""
+    if spec.builder == "ctranspath":
+        from encoder_service.ctranspath import build_ctranspath, published_key
+
+        network = build_ctranspath()
+        return network, network, (), published_key
+    from encoder_service import hf_networks
+
+    if spec.builder == "transformers":
+        built: torch.nn.Module = hf_networks.build_transformers(spec)
+    else:
+        built = hf_networks.build_open_clip(spec)
+    inner = hf_networks.inner_module(spec, built)
+    return built, inner, hf_networks.checkpoint_prefixes(spec), lambda key: key
+
+
+def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
     import timm
 
     kwargs = _resolve_layers(spec.model_kwargs)

@@ -144,7 +144,15 @@ def _specs() -> list[EncoderSpec]:
         _clip("clip_vit_l_14", 768, "vit_large_patch14_clip_224.openai"),
         _clip("clip_vit_l_14_336", 768, "vit_large_patch14_clip_336.openai", input_size=336),
         *pathology_specs(),
+        *_reference_specs(),
     ]
+
+
+def _reference_specs() -> list[EncoderSpec]:
+    # Imported here: that module takes this one's constants.
+    from encoder_service.catalog_reference import reference_specs
+
+    return reference_specs()
 
 
 def pathology_specs() -> list[EncoderSpec]:

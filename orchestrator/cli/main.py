@@ -10,6 +10,7 @@ import click
 
 from orchestrator import __version__
 from orchestrator.cli.boundary import ServiceErrorsAsMessages
+from orchestrator.cli.encoding_options import patient_encoding, patient_input, slide_encoding
 from orchestrator.cli.options import FEATURE_PLUGINS, MPP_CSV, VISUALIZE_CONTOURS, WEIGHTS_DIR
 from orchestrator.cli.pipeline_options import (
     coordinates,
@@ -94,6 +95,38 @@ def process(**options: Any) -> None:
 
     coords = settings_from(CoordsSettings, options)
     run_command("process", options, coords, with_features=True)
+
+
+@main.command("encode-slide")
+@slide_input
+@slide_encoding
+def encode_slide(**options: Any) -> None:
+    """Embed each slide with slide encoders into slide_features/<name> of its
+    <output>/patches/<stem>.h5, from the patch features there.
+
+    Patch features the encoders need and the file lacks are computed first, as `process`
+    computes them (a slide with no file gets its coordinates too); an existing file must
+    have been made with the same coordinate options (--tissue-model, --step-size, ...).
+    Embeddings made from the same patches and features are reused unless --force.
+    """
+    from orchestrator.slide_encoding.commands import run_encode_slide
+
+    run_encode_slide(options)
+
+
+@main.command("encode-patient")
+@patient_input
+@patient_encoding
+def encode_patient(**options: Any) -> None:
+    """Embed each patient of MANIFEST (a CSV with columns case_id, slide_path and an
+    optional mpp; paths relative to it) into <output>/patient_features/<name>/<case_id>.h5.
+
+    The patch features of every slide are made or reused as in encode-slide; a patient
+    with a failed slide fails, naming it, and the others go on.
+    """
+    from orchestrator.slide_encoding.commands import run_encode_patient
+
+    run_encode_patient(options)
 
 
 @main.command("encoders")

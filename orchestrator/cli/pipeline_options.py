@@ -28,15 +28,17 @@ from orchestrator.cli.options import (
     option,
 )
 
+OUTPUT = option(
+    "--output",
+    "-o",
+    required=True,
+    type=FOLDER,
+    help="Root folder for results: patches/<stem>.h5, visualization/, images/, reports/.",
+)
+
 slide_input = compose(
     click.argument("wsi_path", type=click.Path(path_type=Path)),
-    option(
-        "--output",
-        "-o",
-        required=True,
-        type=FOLDER,
-        help="Root folder for results: patches/<stem>.h5, visualization/, images/, reports/.",
-    ),
+    OUTPUT,
     option("--recursive", is_flag=True, help="Walk subfolders when WSI_PATH is a folder."),
     option(
         "--shard",
@@ -89,21 +91,34 @@ def _flag(name: str, help: str) -> Decorator:
     return option(name, is_flag=True, help=help)
 
 
-coordinates = compose(
-    option(
+PATCH_SIZE_HELP = "Patch side in pixels at the target magnification."
+TARGET_MAG_HELP = (
+    "Magnification of the patches (e.g. 5, 10, 20, 40); read from the closest level at or "
+    "finer than it, resized when not exact."
+)
+
+
+def patch_size_option(required: bool = True, more_help: str = "") -> Decorator:
+    return option(
         "--patch-size",
         type=click.IntRange(min=1),
-        required=True,
-        help="Patch side in pixels at the target magnification.",
-    ),
-    option(
+        required=required,
+        help=PATCH_SIZE_HELP + more_help,
+    )
+
+
+def target_mag_option(required: bool = True, more_help: str = "") -> Decorator:
+    return option(
         "--target-mag",
         "target_magnification",
         type=Number(min=0, min_open=True),
-        required=True,
-        help="Magnification of the patches (e.g. 5, 10, 20, 40); read from the closest "
-        "level at or finer than it, resized when not exact.",
-    ),
+        required=required,
+        help=TARGET_MAG_HELP + more_help,
+    )
+
+
+# How patches are chosen and written, but their size and magnification.
+patch_choices = compose(
     option(
         "--step-size",
         type=click.IntRange(min=1),
@@ -162,13 +177,10 @@ coordinates = compose(
     _flag("--force", "Overwrite existing outputs."),
 )
 
-features = compose(
-    option(
-        "--feature-extractors",
-        required=True,
-        help="Encoders, comma or space separated (e.g. 'resnet50,uni_v2'); see "
-        "`atlaspatch encoders`. Each patch is read once and fed to all of them.",
-    ),
+coordinates = compose(patch_size_option(), target_mag_option(), patch_choices)
+
+# How patch encoders run, but which ones.
+feature_runtime = compose(
     option(
         "--feature-device",
         default=None,
@@ -191,6 +203,16 @@ features = compose(
     option("--feature-precision", type=PRECISION_CHOICE, default=None, help=PRECISION_HELP),
     FEATURE_PLUGINS,
     WEIGHTS_DIR,
+)
+
+features = compose(
+    option(
+        "--feature-extractors",
+        required=True,
+        help="Encoders, comma or space separated (e.g. 'resnet50,uni_v2'); see "
+        "`atlaspatch encoders`. Each patch is read once and fed to all of them.",
+    ),
+    feature_runtime,
 )
 
 segmenter_endpoint = compose(

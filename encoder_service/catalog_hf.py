@@ -1,0 +1,229 @@
+"""AtlasPatch 1.1.0's patch encoders that their authors publish as transformers or open_clip
+models, each built from its published configuration (kept here: only weights are fetched)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from encoder_service.catalog import CLIP_MEAN, CLIP_STD, HALF_MEAN, HALF_STD
+from encoder_service.catalog_reference import hub_weights as _hub
+from encoder_service.spec import EncoderSpec, HubWeights
+
+HIBOU_MEAN = (0.7068, 0.5755, 0.722)
+HIBOU_STD = (0.195, 0.2316, 0.1816)
+
+
+def _transformers(
+    name: str, dim: int, repo: str, model_class: str, config: dict[str, Any], output: str, **facts
+) -> EncoderSpec:
+    model_kwargs = {
+        "model_class": model_class,
+        "config_class": model_class.replace("WithProjection", "").replace("Model", "Config"),
+        "config": config,
+        "output": output,
+        **facts.pop("model_kwargs", {}),
+    }
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=f"transformers.{model_class}",
+        weights=facts.pop("weights", None) or _hub(repo, gated=facts.pop("gated", False)),
+        model_kwargs=model_kwargs,
+        family="pathology",
+        builder="transformers",
+        **facts,
+    )
+
+
+def _open_clip(
+    name: str, dim: int, weights: HubWeights, model_kwargs: dict, **facts
+) -> EncoderSpec:
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture="open_clip",
+        weights=weights,
+        mean=CLIP_MEAN,
+        std=CLIP_STD,
+        model_kwargs=model_kwargs,
+        family="pathology",
+        builder="open_clip",
+        **facts,
+    )
+
+
+def _clip_vision(patch_size: int) -> dict[str, Any]:
+    return {
+        "hidden_size": 768,
+        "intermediate_size": 3072,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "image_size": 224,
+        "patch_size": patch_size,
+        "projection_dim": 512,
+    }
+
+
+def _dinov2(hidden: int, layers: int, heads: int, patch: int, **more: Any) -> dict[str, Any]:
+    return {
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "mlp_ratio": 4,
+        "patch_size": patch,
+        "image_size": 224,
+        "layerscale_value": 1e-5,
+        **more,
+    }
+
+
+def hf_specs() -> list[EncoderSpec]:
+    clip = {"mean": CLIP_MEAN, "std": CLIP_STD}
+    return [
+        _transformers(
+            "phikon_v1",
+            768,
+            "owkin/phikon",
+            "ViTModel",
+            {
+                "hidden_size": 768,
+                "intermediate_size": 3072,
+                "num_hidden_layers": 12,
+                "num_attention_heads": 12,
+                "image_size": 224,
+                "patch_size": 16,
+            },
+            "cls",
+            interpolation="bilinear",
+            model_kwargs={"model_args": {"add_pooling_layer": False}},
+            license="owkin-non-commercial",
+        ),
+        _transformers(
+            "phikon_v2",
+            1024,
+            "owkin/phikon-v2",
+            "Dinov2Model",
+            _dinov2(1024, 24, 16, 16),
+            "cls",
+            license="owkin-non-commercial",
+        ),
+        _transformers(
+            "hibou_b",
+            768,
+            "histai/hibou-B",
+            "Dinov2WithRegistersModel",
+            _dinov2(768, 12, 12, 14, num_register_tokens=4),
+            "pooler",
+            mean=HIBOU_MEAN,
+            std=HIBOU_STD,
+            license="apache-2.0",
+        ),
+        _transformers(
+            "hibou_l",
+            1024,
+            "histai/hibou-L",
+            "Dinov2WithRegistersModel",
+            _dinov2(1024, 24, 16, 14, num_register_tokens=4),
+            "pooler",
+            mean=HIBOU_MEAN,
+            std=HIBOU_STD,
+            license="apache-2.0",
+        ),
+        _transformers(
+            "midnight",
+            3072,
+            "kaiko-ai/midnight",
+            "Dinov2Model",
+            _dinov2(1536, 40, 24, 14, use_swiglu_ffn=True),
+            "tokens",
+            mean=HALF_MEAN,
+            std=HALF_STD,
+            interpolation="bilinear",
+            pooling="cls_and_mean",
+            license="mit",
+        ),
+        _transformers(
+            "plip",
+            512,
+            "vinid/plip",
+            "CLIPVisionModelWithProjection",
+            _clip_vision(32),
+            "image_embeds",
+            **clip,
+        ),
+        _transformers(
+            "quilt_b_32",
+            512,
+            "wisdomik/QuiltNet-B-32",
+            "CLIPVisionModelWithProjection",
+            _clip_vision(32),
+            "image_embeds",
+            **clip,
+        ),
+        _transformers(
+            "quilt_b_16",
+            512,
+            "wisdomik/QuiltNet-B-16",
+            "CLIPVisionModelWithProjection",
+            _clip_vision(16),
+            "image_embeds",
+            **clip,
+        ),
+        _transformers(
+            "medsiglip",
+            1152,
+            "google/medsiglip-448",
+            "SiglipVisionModel",
+            {
+                "hidden_size": 1152,
+                "intermediate_size": 4304,
+                "num_hidden_layers": 27,
+                "num_attention_heads": 16,
+                "image_size": 448,
+                "patch_size": 16,
+            },
+            "pooler",
+            input_size=448,
+            mean=HALF_MEAN,
+            std=HALF_STD,
+            interpolation="bilinear",
+            gated=True,
+            license="health-ai-developer-foundations",
+        ),
+        _open_clip(
+            "biomedclip",
+            512,
+            _hub(
+                "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224",
+                "open_clip_pytorch_model.bin",
+            ),
+            {
+                "embed_dim": 512,
+                "vision_cfg": {
+                    "timm_model_name": "vit_base_patch16_224",
+                    "timm_model_pretrained": False,
+                    "timm_pool": "",
+                    "timm_proj": "linear",
+                    "image_size": 224,
+                },
+            },
+            license="mit",
+        ),
+        _open_clip(
+            "quilt_b_16_pmb",
+            512,
+            _hub("wisdomik/QuiltNet-B-16-PMB", "open_clip_pytorch_model.bin"),
+            {
+                "embed_dim": 512,
+                "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 16},
+            },
+            license="mit",
+        ),
+        _open_clip(
+            "omiclip",
+            768,
+            _hub("WangGuangyuLab/Loki", "checkpoint.pt"),
+            {"open_clip_model": "coca_ViT-L-14", "normalize": True},
+            license="bsd-3-clause",
+        ),
+    ]

@@ -1,0 +1,150 @@
+"""The patch encoders AtlasPatch 1.1.0 added beyond its README: each with the network its
+authors publish (built with timm, transformers or open_clip from the published configuration,
+or by its authors' code where only that builds it), its weights' location, its
+preprocessing and the reference's dimension."""
+
+from __future__ import annotations
+
+from encoder_service.catalog import (
+    CLIP_MEAN,
+    CLIP_STD,
+    HALF_MEAN,
+    HALF_STD,
+    HOPTIMUS_MEAN,
+    HOPTIMUS_STD,
+    SWIGLU,
+)
+from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights
+
+CHIEF_DRIVE = "https://drive.google.com/uc?id=1_vgRF1QXa8sPCOpJ1S9BihwZhXQMOVJc"
+
+
+def hub_weights(repo: str, *filenames: str, gated: bool = False) -> HubWeights:
+    return HubWeights(repo, filenames or ("model.safetensors", "pytorch_model.bin"), gated)
+
+
+def _lunit(name: str, dim: int, timm_name: str) -> EncoderSpec:
+    # The hub repository's config.json decides the preprocessing when it is there, as
+    # timm's data config does for the reference; these are its values on 2026-11.
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=timm_name.split(".")[0],
+        weights=hub_weights(f"1aurent/{timm_name}"),
+        crop_pct=0.95,
+        family="pathology",
+        license="lunit-non-commercial",
+        preprocessing_from_hub=True,
+    )
+
+
+def _external(name: str, dim: int, weights: HubWeights, needs: str, **facts) -> EncoderSpec:
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        weights=weights,
+        family="pathology",
+        builder="external",
+        needs=needs,
+        interpolation="bicubic",
+        **facts,
+    )
+
+
+def reference_specs() -> list[EncoderSpec]:
+    clip = {"mean": CLIP_MEAN, "std": CLIP_STD}
+    return [
+        _lunit("lunit_resnet50_bt", 2048, "resnet50.lunit_bt"),
+        _lunit("lunit_resnet50_swav", 2048, "resnet50.lunit_swav"),
+        _lunit("lunit_resnet50_mocov2", 2048, "resnet50.lunit_mocov2"),
+        _lunit("lunit_vit_small_patch16_dino", 384, "vit_small_patch16_224.lunit_dino"),
+        _lunit("lunit_vit_small_patch8_dino", 384, "vit_small_patch8_224.lunit_dino"),
+        EncoderSpec(
+            name="pathorchestra",
+            embedding_dim=1024,
+            architecture="vit_large_patch16_224",
+            weights=hub_weights("AI4Pathology/PathOrchestra", gated=True),
+            interpolation="bilinear",
+            model_kwargs={"num_classes": 0, "init_values": 1e-5, "dynamic_img_size": True},
+            family="pathology",
+        ),
+        EncoderSpec(
+            name="h0_mini",
+            embedding_dim=1536,
+            architecture="vit_base_patch14_reg4_dinov2",
+            weights=hub_weights("bioptimus/H0-mini", gated=True),
+            mean=HOPTIMUS_MEAN,
+            std=HOPTIMUS_STD,
+            model_kwargs={
+                "img_size": 224,
+                "init_values": 1e-5,
+                "num_classes": 0,
+                "global_pool": "",
+                "dynamic_img_size": False,
+                **SWIGLU,
+            },
+            pooling="cls_and_mean",
+            prefix_tokens=5,
+            family="pathology",
+            license="cc-by-nc-nd-4.0",
+            preprocessing_from_hub=True,
+        ),
+        EncoderSpec(
+            name="chief-ctranspath",
+            embedding_dim=768,
+            architecture="swin_tiny_patch4_window7_224 with CTransPath's convolutional stem",
+            weights=ManualWeights(CHIEF_DRIVE, "CHIEF_CTransPath.pth"),
+            interpolation="bilinear",
+            family="pathology",
+            builder="ctranspath",
+            license="agpl-3.0",
+        ),
+        EncoderSpec(
+            name="openmidnight",
+            embedding_dim=1536,
+            architecture="vit_giant_patch14_reg4_dinov2",
+            weights=hub_weights("SophontAI/OpenMidnight", "teacher_checkpoint_load.pt"),
+            interpolation="bilinear",
+            model_kwargs={"img_size": 224, "num_classes": 0},
+            family="pathology",
+        ),
+        *_published_as_transformers_or_open_clip(),
+        _external(
+            "conch_v1",
+            512,
+            hub_weights("MahmoodLab/CONCH", "pytorch_model.bin", gated=True),
+            "the conch package (pip install git+https://github.com/Mahmoodlab/CONCH.git)",
+            architecture="conch_ViT-B-16",
+            input_size=448,
+            license="cc-by-nc-nd-4.0",
+            **clip,
+        ),
+        _external(
+            "conch_v15",
+            768,
+            hub_weights("MahmoodLab/TITAN", "conch_v1_5.py", gated=True),
+            "TITAN's own code: conch_v1_5.py and configuration_titan.py from the gated "
+            "MahmoodLab/TITAN hub repository, with einops and einops-exts",
+            architecture="conch_v1_5 (ViT-L/16 from MahmoodLab/TITAN)",
+            input_size=448,
+            license="cc-by-nc-nd-4.0",
+        ),
+        _external(
+            "musk",
+            1024,
+            hub_weights("xiangjx/musk", "model.safetensors"),
+            "the musk package (pip install git+https://github.com/lilab-stanford/MUSK.git) "
+            "and torchscale",
+            architecture="musk_large_patch16_384",
+            input_size=384,
+            mean=HALF_MEAN,
+            std=HALF_STD,
+            license="cc-by-nc-nd-4.0",
+        ),
+    ]
+
+
+def _published_as_transformers_or_open_clip() -> list[EncoderSpec]:
+    from encoder_service.catalog_hf import hf_specs
+
+    return hf_specs()

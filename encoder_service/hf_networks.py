@@ -1,0 +1,108 @@
+"""Networks built with transformers or open_clip from a published configuration, kept in the
+registry entry, so that no configuration is fetched from the hub: only the weights are.
+
+Each network is wrapped so that calling it on a normalised (B, 3, H, W) batch gives what the
+encoder stores: the image features the model's own API returns (CLS token, pooled output,
+projected image embedding), or the token sequence when the entry pools tokens itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from encoder_service.spec import EncoderSpec
+
+TRANSFORMERS_OUTPUTS = ("cls", "pooler", "image_embeds", "tokens")
+
+
+class TransformersFeatures(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, output: str):
+        super().__init__()
+        if output not in TRANSFORMERS_OUTPUTS:
+            raise ValueError(f"unknown output {output!r}")
+        self.model = model
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.model(pixel_values=x)
+        if self.output == "cls":
+            return result.last_hidden_state[:, 0]
+        if self.output == "pooler":
+            return result.pooler_output
+        if self.output == "image_embeds":
+            return result.image_embeds
+        return result.last_hidden_state
+
+
+class OpenClipImageFeatures(torch.nn.Module):
+    """open_clip's image tower, as `encode_image` gives it: CLIP's unnormalised, CoCa's
+    normalised (its default, which the reference keeps)."""
+
+    def __init__(self, visual: torch.nn.Module, normalize: bool):
+        super().__init__()
+        self.visual = visual
+        self.normalize = normalize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.visual(x)
+        # CoCa's tower also returns its tokens, for the text decoder.
+        features = features[0] if isinstance(features, tuple) else features
+        return torch.nn.functional.normalize(features, dim=-1) if self.normalize else features
+
+
+def build_transformers(spec: EncoderSpec) -> TransformersFeatures:
+    """`model_kwargs`: model_class, config_class, config (the published config.json's
+    fields that shape the network), output, and constructor arguments in model_args."""
+    import transformers
+
+    facts = spec.model_kwargs
+    config = getattr(transformers, facts["config_class"])(**facts["config"])
+    config._attn_implementation = "sdpa"
+    model_class = getattr(transformers, facts["model_class"])
+    model = model_class(config, **facts.get("model_args", {}))
+    return TransformersFeatures(model.eval(), facts["output"])
+
+
+def build_open_clip(spec: EncoderSpec) -> OpenClipImageFeatures:
+    """`model_kwargs`: embed_dim and vision_cfg as in open_clip's model configs, or
+    open_clip_model, the name of a configuration open_clip ships; normalize as its
+    encode_image does by default."""
+    import open_clip
+    from open_clip.model import CLIPVisionCfg, _build_vision_tower
+
+    facts = spec.model_kwargs
+    if "open_clip_model" in facts:
+        shipped = open_clip.get_model_config(facts["open_clip_model"])
+        embed_dim, vision_cfg = shipped["embed_dim"], dict(shipped["vision_cfg"])
+    else:
+        embed_dim, vision_cfg = facts["embed_dim"], dict(facts["vision_cfg"])
+    visual = _build_vision_tower(embed_dim, CLIPVisionCfg(**vision_cfg))
+    return OpenClipImageFeatures(visual.eval(), bool(facts.get("normalize", False)))
+
+
+def inner_module(spec: EncoderSpec, network: torch.nn.Module) -> torch.nn.Module:
+    """The module whose keys the published checkpoint uses."""
+    if isinstance(network, TransformersFeatures):
+        return network.model
+    if isinstance(network, OpenClipImageFeatures):
+        return network.visual
+    return network
+
+
+def checkpoint_prefixes(spec: EncoderSpec) -> tuple[str, ...]:
+    """Prefixes the published checkpoint puts before the inner module's own keys."""
+    declared: tuple[str, ...] = tuple(spec.model_kwargs.get("checkpoint_prefixes", ()))
+    if spec.builder == "open_clip":
+        return (*declared, "module.visual.", "visual.")
+    return declared
+
+
+def network_facts(spec: EncoderSpec) -> dict[str, Any]:
+    facts = spec.model_kwargs
+    if spec.builder == "transformers":
+        return {"class": f"transformers.{facts['model_class']}", "output": facts["output"]}
+    if spec.builder == "open_clip":
+        return {"class": "open_clip image tower"}
+    return {}

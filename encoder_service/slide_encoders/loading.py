@@ -1,0 +1,73 @@
+"""Building a slide or patient encoder by its facts: the package it needs first, then its
+files (weights, and code for hub-code models), then the model on its device."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from atlaspatch_api.hosting.devices import resolve_device
+from encoder_service.slide_encoders.base import MissingPackage, PatientModel, SlideModel
+from encoder_service.slide_encoders.catalog import MEAN, SlideEncoderFacts
+from encoder_service.slide_encoders.files import ModelFiles, locate_files
+
+
+def load_slide_model(
+    facts: SlideEncoderFacts, device: str = "cpu", weights_dir: Path | None = None
+) -> SlideModel:
+    """The model of `facts` (its patch encoder filled in) ready to encode on `device` (cuda
+    falls back to the CPU). Raises NotFound when its package or files are not here."""
+    if facts.name == MEAN:
+        from encoder_service.slide_encoders.mean_pool import MeanPool
+
+        return MeanPool(facts)
+    if facts.python_package and importlib.util.find_spec(facts.python_package) is None:
+        raise MissingPackage(
+            f"slide encoder {facts.name!r} needs the {facts.python_package} package, which is "
+            f"not installed: {_install_hint(facts)}"
+        )
+    files = locate_files(facts, weights_dir)
+    return _BUILDERS[facts.name](facts, files, resolve_device(device))
+
+
+def load_patient_model(
+    facts: SlideEncoderFacts, device: str = "cpu", weights_dir: Path | None = None
+) -> PatientModel:
+    model = load_slide_model(facts, device, weights_dir)
+    assert hasattr(model, "encode_case"), f"{facts.name} encodes slides only"
+    return model  # type: ignore[return-value]
+
+
+def _moozy(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
+    from encoder_service.slide_encoders.moozy import Moozy
+
+    return Moozy(facts, files[facts.files[0]], device)
+
+
+def _titan(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
+    from encoder_service.slide_encoders.titan import Titan
+
+    return Titan(facts, files, device)
+
+
+def _prism(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
+    from encoder_service.slide_encoders.prism import Prism
+
+    return Prism(facts, files, device)
+
+
+def _install_hint(facts: SlideEncoderFacts) -> str:
+    if facts.python_package == "moozy":
+        from encoder_service.slide_encoders.moozy import PACKAGE_HINT
+
+        return PACKAGE_HINT
+    return f"pip install {facts.python_package}"
+
+
+_BUILDERS: dict[str, Callable[[SlideEncoderFacts, ModelFiles, str], Any]] = {
+    "moozy": _moozy,
+    "titan": _titan,
+    "prism": _prism,
+}

@@ -1,0 +1,93 @@
+"""Running `encode-slide` and `encode-patient`: the plan, the patch features, the encoders,
+the summary (and report), and the exit status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from orchestrator.batch.report import write_report
+from orchestrator.batch.summary import print_summary
+from orchestrator.cli.boundary import configure_logging
+from orchestrator.cli.inputs import ensure_writable, load_sources
+from orchestrator.cli.options import split_names
+from orchestrator.pipeline.result import SlideResult
+from orchestrator.settings import CoordsSettings, RunSettings, settings_from
+from orchestrator.slide_encoding.patch_stage import prepare_patch_files
+from orchestrator.slide_encoding.plan import Plan, make_plan
+from orchestrator.slide_encoding.shelf import ModelShelf
+from orchestrator.slide_encoding.slide_stage import encode_slides
+
+
+def run_encode_slide(options: dict[str, Any]) -> None:
+    configure_logging(options["verbose"], quiet=logging.WARNING)
+    started = time.time()
+    plan = _plan(options, "slide_encoders", patient=False)
+    sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    ensure_writable(options["output"])
+    options = _with_geometry(options, plan)
+    run = settings_from(RunSettings, options)
+    ready, results = prepare_patch_files(
+        sources, options, run, settings_from(CoordsSettings, options), plan.patch_encoders
+    )
+    shelf = ModelShelf(options["device"], options["weights_dir"])
+    results += encode_slides(ready, plan, run.output, shelf, run.force, run.show_progress)
+    order = {source.path: index for index, source in enumerate(sources)}
+    results.sort(key=lambda result: order[result.source.path])
+    print_summary(results)
+    _report(run, "encode-slide", results, started, shard)
+    sys.exit(1 if any(result.status == "failed" for result in results) else 0)
+
+
+def run_encode_patient(options: dict[str, Any]) -> None:
+    from orchestrator.slide_encoding.manifest import load_manifest
+    from orchestrator.slide_encoding.patient_stage import encode_patients, print_cases
+
+    configure_logging(options["verbose"], quiet=logging.WARNING)
+    plan = _plan(options, "patient_encoders", patient=True)
+    try:
+        manifest = load_manifest(options["manifest"])
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    ensure_writable(options["output"])
+    options = {**_with_geometry(options, plan), "mpp_table": manifest.mpp_table}
+    run = settings_from(RunSettings, options)
+    coords = settings_from(CoordsSettings, options)
+    ready, failed = prepare_patch_files(manifest.sources, options, run, coords, plan.patch_encoders)
+    shelf = ModelShelf(options["device"], options["weights_dir"])
+    outcomes = encode_patients(manifest, ready, failed, plan, run, shelf)
+    print_cases(outcomes)
+    sys.exit(1 if any(outcome.status == "failed" for outcome in outcomes) else 0)
+
+
+def _plan(options: dict[str, Any], key: str, patient: bool) -> Plan:
+    return make_plan(
+        split_names(options[key]),
+        options["patch_size"],
+        options["target_magnification"],
+        options["mean_patch_encoder"],
+        patient,
+    )
+
+
+def _with_geometry(options: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    return {
+        **options,
+        "patch_size": plan.patch_size,
+        "target_magnification": plan.target_magnification,
+    }
+
+
+def _report(
+    run: RunSettings, command: str, results: list[SlideResult], started: float, shard: str
+) -> None:
+    try:
+        report = write_report(run.output, command, results, started, time.time(), shard)
+    except OSError as exc:
+        click.echo(f"Error: the report could not be written: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"report: {report}")

@@ -1,0 +1,84 @@
+"""Encoding slides: each slide locked, its embeddings reused where the file holds them as
+this run would make them, the others computed and written together; one slide's (or one
+encoder's) failure is recorded and never stops the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from encoder_service.slide_encoders.base import as_embedding
+from orchestrator.batch.locks import SlideLocks
+from orchestrator.pipeline.result import SlideResult, failure
+from orchestrator.slide_encoding.plan import Plan
+from orchestrator.slide_encoding.shelf import ModelShelf, reason
+from orchestrator.slide_encoding.slide_store import (
+    SLIDE_FEATURES,
+    read_patch_file,
+    reusable,
+    write_slide_embeddings,
+)
+from orchestrator.slides.slide import SlideSource
+
+
+def encode_slides(
+    ready: list[tuple[SlideSource, Path]],
+    plan: Plan,
+    output: Path,
+    shelf: ModelShelf,
+    force: bool = False,
+    show_progress: bool = True,
+) -> list[SlideResult]:
+    """A result per slide of `ready` (each with its patch HDF5): done, skipped (everything
+    was there, or another worker holds the slide) or failed, with why."""
+    results = []
+    with SlideLocks(output / "locks") as locks:
+        for source, path in tqdm(ready, unit="slide", disable=not show_progress):
+            try:
+                holder = locks.acquire(source.stem)
+            except OSError as exc:
+                results.append(failure(source, exc, "cannot take its lock: "))
+                continue
+            if holder is not None:
+                results.append(SlideResult(source, "skipped", f"another worker has it: {holder}"))
+                continue
+            try:
+                results.append(_encode_slide(source, path, plan, shelf, force))
+            except Exception as exc:
+                results.append(failure(source, exc))
+            finally:
+                locks.release(source.stem)
+    return results
+
+
+def _encode_slide(
+    source: SlideSource, path: Path, plan: Plan, shelf: ModelShelf, force: bool
+) -> SlideResult:
+    patch_file = read_patch_file(path)
+    vectors: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+    reused, problems = [], []
+    for facts in plan.encoders:
+        try:
+            dim = patch_file.expected_dim(facts)
+            if not force and reusable(patch_file, facts):
+                reused.append(facts.name)
+                continue
+            vector = as_embedding(shelf.get(facts).encode_slide(path), facts.name, dim)
+            vectors[facts.name] = (vector, patch_file.provenance(facts))
+        except Exception as exc:
+            problems.append(f"{facts.name}: {reason(exc)}")
+    if vectors:
+        write_slide_embeddings(patch_file, vectors)
+    notes = [f"{SLIDE_FEATURES}/{name} written" for name in vectors]
+    notes += [f"{SLIDE_FEATURES}/{name} reused" for name in reused]
+    if problems:
+        done = f" ({', '.join(notes)})" if notes else ""
+        return SlideResult(source, "failed", "; ".join(problems) + done, output=path)
+    if not vectors:
+        return SlideResult(source, "skipped", "its slide embeddings exist: " + ", ".join(reused))
+    return SlideResult(
+        source, "done", ", ".join(notes), num_patches=patch_file.num_patches, output=path
+    )

@@ -1,0 +1,135 @@
+"""Slide embeddings in the slide's own HDF5, as AtlasPatch 1.1.0 keeps them:
+`slide_features/<encoder>`, a 1-D float32 dataset with the attributes encoder_name,
+source_patch_encoder, num_patches, patch_size, patch_size_level0 and target_magnification.
+
+They are written on a copy of the file that is renamed over it when complete, so a run that
+dies never leaves the slide's file damaged or an embedding half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from orchestrator.output.feature_sets import complete_feature_sets
+from orchestrator.output.space import check_room
+from orchestrator.output.writer import partial_path
+
+SLIDE_FEATURES = "slide_features"
+
+
+@dataclass(frozen=True)
+class PatchFile:
+    """What a slide's HDF5 holds that slide embeddings depend on."""
+
+    path: Path
+    num_patches: int
+    patch_size: int
+    patch_size_level0: int
+    target_magnification: int | float
+    features: dict[str, int]  # complete feature sets, by patch encoder, with their dimension
+    wsi_path: str | None = None
+
+    def provenance(self, facts: SlideEncoderFacts) -> dict[str, Any]:
+        """The attributes of an embedding made by `facts` from this file."""
+        return {
+            "encoder_name": facts.name,
+            "source_patch_encoder": facts.patch_encoder,
+            "num_patches": self.num_patches,
+            "patch_size": self.patch_size,
+            "patch_size_level0": self.patch_size_level0,
+            "target_magnification": self.target_magnification,
+        }
+
+    def feature_dim(self, facts: SlideEncoderFacts) -> int:
+        """The dimension of the features `facts` reads; a clear error where they are absent
+        or made at another patch size than the encoder's."""
+        assert facts.patch_encoder is not None
+        if facts.patch_encoder not in self.features:
+            raise ValueError(f"{self.path} lacks features/{facts.patch_encoder}")
+        if facts.patch_size is not None and facts.patch_size != self.patch_size:
+            raise ValueError(
+                f"{self.path} has {self.patch_size} px patches, {facts.name} needs "
+                f"{facts.patch_size} px"
+            )
+        return self.features[facts.patch_encoder]
+
+    def expected_dim(self, facts: SlideEncoderFacts) -> int:
+        return facts.embedding_dim or self.feature_dim(facts)
+
+
+def read_patch_file(path: Path) -> PatchFile:
+    with h5py.File(path, "r") as h5:
+        if "coords" not in h5:
+            raise ValueError(f"{path} has no coords")
+        attrs = h5.attrs
+        try:
+            geometry = [attrs[name] for name in ("patch_size", "patch_size_level0")]
+            magnification = float(attrs["target_magnification"])
+        except KeyError as exc:
+            raise ValueError(f"{path} lacks the {exc.args[0]} attribute") from exc
+        wsi_path = attrs.get("wsi_path")
+        return PatchFile(
+            path,
+            len(h5["coords"]),
+            int(geometry[0]),
+            int(geometry[1]),
+            int(magnification) if magnification.is_integer() else magnification,
+            complete_feature_sets(h5),
+            str(wsi_path) if wsi_path is not None else None,
+        )
+
+
+def reusable(patch_file: PatchFile, facts: SlideEncoderFacts) -> bool:
+    """Whether `slide_features/<name>` is there and was made by this encoder from the
+    file's present patches and features (the reference's checks)."""
+    with h5py.File(patch_file.path, "r") as h5:
+        dataset = h5.get(f"{SLIDE_FEATURES}/{facts.name}")
+        if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1:
+            return False
+        if dataset.shape[0] != patch_file.expected_dim(facts):
+            return False
+        stored = {key: dataset.attrs.get(key) for key in patch_file.provenance(facts)}
+    wanted = patch_file.provenance(facts)
+    return all(_same(stored[key], value) for key, value in wanted.items())
+
+
+def write_slide_embeddings(
+    patch_file: PatchFile, vectors: dict[str, tuple[np.ndarray, dict[str, Any]]]
+) -> None:
+    """`slide_features/<name>` for each name (replacing one there), all in one copy of the
+    file renamed over it."""
+    path = patch_file.path
+    temporary = partial_path(path)
+    added = sum(vector.nbytes for vector, _ in vectors.values()) + (1 << 20)
+    check_room(path.parent, temporary.name, path.stat().st_size + added)
+    try:
+        shutil.copyfile(path, temporary)
+        with h5py.File(temporary, "r+") as h5:
+            group = h5.require_group(SLIDE_FEATURES)
+            for name, (vector, attrs) in vectors.items():
+                if name in group:
+                    del group[name]
+                dataset = group.create_dataset(name, data=np.asarray(vector, dtype=np.float32))
+                for key, value in attrs.items():
+                    dataset.attrs[key] = value
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    if stored is None:
+        return False
+    if isinstance(wanted, str):
+        return str(stored.decode() if isinstance(stored, bytes) else stored) == wanted
+    try:
+        return float(stored) == float(wanted)
+    except (TypeError, ValueError):
+        return False
