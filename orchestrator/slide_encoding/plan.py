@@ -66,7 +66,10 @@ def _agreed(
         )
     if not values:
         if asked is None:
-            raise InvalidInput(f"{option} is needed: the mean encoder takes any")
+            raise InvalidInput(
+                f"give {option}: `mean` pools features made at any {option[2:]}, so it "
+                "cannot choose one (e.g. --patch-size 224 --target-mag 20)"
+            )
         return asked
     (needed,) = values
     if asked is None or asked == needed:
