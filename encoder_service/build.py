@@ -40,8 +40,8 @@ def _network_and_layout(spec: EncoderSpec):
         built: torch.nn.Module = hf_networks.build_transformers(spec)
     else:
         built = hf_networks.build_open_clip(spec)
-    inner = hf_networks.inner_module(spec, built)
-    return built, inner, hf_networks.checkpoint_prefixes(spec), lambda key: key
+    inner = hf_networks.inner_module(built)
+    return built, inner, hf_networks.checkpoint_prefixes(built), lambda key: key
 
 
 def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:

@@ -8,8 +8,6 @@ projected image embedding), or the token sequence when the entry pools tokens it
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from encoder_service.spec import EncoderSpec
@@ -82,7 +80,7 @@ def build_open_clip(spec: EncoderSpec) -> OpenClipImageFeatures:
     return OpenClipImageFeatures(visual.eval(), bool(facts.get("normalize", False)))
 
 
-def inner_module(spec: EncoderSpec, network: torch.nn.Module) -> torch.nn.Module:
+def inner_module(network: torch.nn.Module) -> torch.nn.Module:
     """The module whose keys the published checkpoint uses."""
     if isinstance(network, TransformersFeatures):
         return network.model
@@ -91,18 +89,10 @@ def inner_module(spec: EncoderSpec, network: torch.nn.Module) -> torch.nn.Module
     return network
 
 
-def checkpoint_prefixes(spec: EncoderSpec) -> tuple[str, ...]:
-    """Prefixes the published checkpoint puts before the inner module's own keys."""
-    declared: tuple[str, ...] = tuple(spec.model_kwargs.get("checkpoint_prefixes", ()))
-    if spec.builder == "open_clip":
-        return (*declared, "module.visual.", "visual.")
-    return declared
-
-
-def network_facts(spec: EncoderSpec) -> dict[str, Any]:
-    facts = spec.model_kwargs
-    if spec.builder == "transformers":
-        return {"class": f"transformers.{facts['model_class']}", "output": facts["output"]}
-    if spec.builder == "open_clip":
-        return {"class": "open_clip image tower"}
-    return {}
+def checkpoint_prefixes(network: torch.nn.Module) -> tuple[str, ...]:
+    """Prefixes the published checkpoint puts before the inner module's own keys: open_clip
+    saves the image tower under visual., training checkpoints under module.visual.; the
+    transformers checkpoints use the model's own keys."""
+    if isinstance(network, OpenClipImageFeatures):
+        return ("module.visual.", "visual.")
+    return ()
