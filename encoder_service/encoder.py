@@ -46,7 +46,7 @@ def module_bytes(module: torch.nn.Module) -> int:
     return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
-class TimmEncoder:
+class NetworkEncoder:
     def __init__(
         self,
         spec: EncoderSpec,

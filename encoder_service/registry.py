@@ -8,7 +8,7 @@ from pathlib import Path
 from atlaspatch_api.errors import InvalidInput, NotFound, shown
 from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
-from encoder_service.encoder import Encoder, TimmEncoder
+from encoder_service.encoder import Encoder, NetworkEncoder
 from encoder_service.external_networks import check_installed
 from encoder_service.hub_preprocessing import with_hub_preprocessing
 from encoder_service.precision import checked_precision, default_precision, torch_dtype
@@ -75,7 +75,7 @@ class EncoderRegistry:
         if spec.preprocessing_from_hub:
             spec = with_hub_preprocessing(spec, weights.path)
         network = build_network(spec, weights.path)
-        return TimmEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
+        return NetworkEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
 
     def _unknown(self, name: str) -> UnknownEncoder:
         # Matching costs the product of the lengths: a name no encoder has is not compared.

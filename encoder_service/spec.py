@@ -50,7 +50,7 @@ BUILDERS = ("timm", "transformers", "open_clip", "ctranspath", "external")
 class EncoderSpec:
     name: str
     embedding_dim: int
-    architecture: str  # timm model name, e.g. "resnet50" or "vit_large_patch16_224"
+    architecture: str  # what the builder makes, e.g. timm's "resnet50"
     weights: WeightsSource
     input_size: int = 224
     # The patch is resized to input_size / crop_pct, then its centre input_size cut out

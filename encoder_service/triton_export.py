@@ -59,11 +59,11 @@ def export_encoders(
             shutil.copyfile(PYTHON_MODEL, version / "model.py")
             sha256 = _weights_sha256(spec, options.weights_dir)
         else:
-            from encoder_service.encoder import TimmEncoder
+            from encoder_service.encoder import NetworkEncoder
             from encoder_service.triton_torchscript import trace_encoder
 
             encoder = registry.create(spec.name, "cpu", options.precision, options.weights_dir)
-            assert isinstance(encoder, TimmEncoder)  # built-in specs build timm encoders
+            assert isinstance(encoder, NetworkEncoder)  # built-in specs build timm encoders
             trace_encoder(encoder).save(str(version / "model.pt"))
             sha256 = encoder.describe()["weights_sha256"]
         config = encoder_config(spec, options, sha256)

@@ -7,16 +7,16 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from encoder_service.encoder import TimmEncoder
+from encoder_service.encoder import NetworkEncoder
 
 
 class _WithPreprocessing(torch.nn.Module):
-    """uint8 (B, H, W, 3) -> float32 (B, D), the same steps as TimmEncoder.embed."""
+    """uint8 (B, H, W, 3) -> float32 (B, D), the same steps as NetworkEncoder.embed."""
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, encoder: TimmEncoder):
+    def __init__(self, encoder: NetworkEncoder):
         super().__init__()
         spec = encoder.spec
         self.network = encoder.network
@@ -45,7 +45,7 @@ class _WithPreprocessing(torch.nn.Module):
         return output.float()
 
 
-def trace_encoder(encoder: TimmEncoder) -> torch.jit.ScriptModule:
+def trace_encoder(encoder: NetworkEncoder) -> torch.jit.ScriptModule:
     module = _WithPreprocessing(encoder).eval()
     example = torch.zeros((2, 256, 256, 3), dtype=torch.uint8)
     # TorchScript is deprecated in torch, but it is what Triton's PyTorch backend loads.

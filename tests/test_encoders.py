@@ -85,13 +85,13 @@ def test_declared_dimension_on_the_meta_device(name: str) -> None:
 @pytest.mark.parametrize("name", BUILT_HERE)
 def test_declared_dimension_with_random_weights(name: str) -> None:
     """The real encoder path (preprocessing, pooling, precision) on random weights."""
-    from encoder_service.encoder import TimmEncoder
+    from encoder_service.encoder import NetworkEncoder
 
     spec = SPECS[name]
     if parameter_count(spec) > SMALL:
         pytest.skip(f"{name} is too big for this machine's CPU; checked on the meta device")
     torch.manual_seed(0)
-    encoder = TimmEncoder(spec, build_network(spec, None), "cpu", "float32", "", "random")
+    encoder = NetworkEncoder(spec, build_network(spec, None), "cpu", "float32", "", "random")
     patches = torch.randint(0, 255, (2, 256, 256, 3), dtype=torch.uint8)
     output = encoder.embed(patches)
     assert output.shape == (2, spec.embedding_dim) and output.dtype == torch.float32

@@ -206,10 +206,10 @@ def test_a_dinov2_checkpoint_with_registers_loads_into_timm(tmp_path: Path) -> N
     torch.save(published, tmp_path / "teacher_checkpoint_load.pt")
     spec = dataclasses.replace(SPECS["openmidnight"], architecture="vit_small_patch14_reg4_dinov2")
     from encoder_service.build import build_network
-    from encoder_service.encoder import TimmEncoder
+    from encoder_service.encoder import NetworkEncoder
 
     network = build_network(spec, tmp_path / "teacher_checkpoint_load.pt")
-    encoder = TimmEncoder(spec, network, "cpu", "float32", "", "local")
+    encoder = NetworkEncoder(spec, network, "cpu", "float32", "", "local")
     with torch.inference_mode():
         expected = source(normalised(patches(224), IMAGENET_MEAN, IMAGENET_STD))
     assert torch.allclose(encoder.embed(patches(224)), expected, atol=1e-4)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tqdm import tqdm
 
+from orchestrator.batch.claim import claim
 from orchestrator.batch.locks import SlideLocks
 from orchestrator.pipeline.decision import Action, Decision, decide
 from orchestrator.pipeline.flow import compute, settle
@@ -32,15 +33,9 @@ def run_slides(sources: list[SlideSource], job: Job) -> list[SlideResult]:
         for chunk in _chunks(sources, batch_size):
             to_compute = []
             for source in chunk:
-                try:
-                    holder = locks.acquire(source.stem)
-                except OSError as exc:
-                    results.append(failure(source, exc, "cannot take its lock: "))
-                    continue
-                if holder is not None:
-                    results.append(
-                        SlideResult(source, "skipped", f"another worker has it: {holder}")
-                    )
+                refused = claim(locks, source)
+                if refused is not None:
+                    results.append(refused)
                     continue
                 decision = _decision(source, job)
                 if decision.action is Action.COMPUTE:

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from encoder_service.slide_encoders.base import as_embedding
+from orchestrator.batch.claim import claim
 from orchestrator.batch.locks import SlideLocks
 from orchestrator.pipeline.result import SlideResult, failure
 from orchestrator.slide_encoding.plan import Plan
@@ -37,13 +38,9 @@ def encode_slides(
     results = []
     with SlideLocks(output / "locks") as locks:
         for source, path in tqdm(ready, unit="slide", disable=not show_progress):
-            try:
-                holder = locks.acquire(source.stem)
-            except OSError as exc:
-                results.append(failure(source, exc, "cannot take its lock: "))
-                continue
-            if holder is not None:
-                results.append(SlideResult(source, "skipped", f"another worker has it: {holder}"))
+            refused = claim(locks, source)
+            if refused is not None:
+                results.append(refused)
                 continue
             try:
                 results.append(_encode_slide(source, path, plan, shelf, force))
