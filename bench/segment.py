@@ -1,6 +1,10 @@
-"""Tissue segmentation speed per thumbnail; prints JSON.
+"""Tissue segmentation speed per thumbnail, and mask quality per appearance class (patches
+kept of each tissue appearance, of each ink, overall precision and recall: see
+segment_quality.py); prints JSON.
 
     .venv/bin/python bench/segment.py [--device cpu|cuda] [--batch 1 2 4] [--checkpoint model.pth]
+
+Quality is measured for the weight-free model, and for SAM2 when --checkpoint is given.
 
 Without --checkpoint a randomly initialised SAM2.1 Hiera-tiny checkpoint (AtlasPatch's format)
 is written to a temporary folder: the timing does not depend on the weights.
@@ -20,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from machine import describe_machine  # noqa: E402
+from segment_quality import quality  # noqa: E402
 
 from segmenter_service.otsu import OtsuSegmenter  # noqa: E402
 from segmenter_service.sam2_backend import Sam2Segmenter  # noqa: E402
@@ -59,6 +64,10 @@ def main() -> None:
             for batch in args.batch
         },
     }
+    figures["quality"] = {"otsu": quality(["--tissue-model", "otsu"])}
+    if args.checkpoint:
+        sam2_options = ["--tissue-model", "sam2", "--sam2-checkpoint", str(args.checkpoint)]
+        figures["quality"]["sam2"] = quality([*sam2_options, "--device", args.device])
     print(json.dumps(figures, indent=2))
 
 

@@ -17,7 +17,10 @@ import cv2
 import numpy as np
 
 BACKGROUND, TISSUE, PALE_TISSUE, GREEN_PEN, BLUE_PEN, RED_PEN, DEBRIS = range(7)
-TISSUE_LABELS = (TISSUE, PALE_TISSUE)
+# H&E appearances beyond plain tissue, and black ink as dark as the darkest of them.
+DARK_TISSUE, PINK_TISSUE, FAT, BLACK_PEN = range(7, 11)
+TISSUE_LABELS = (TISSUE, PALE_TISSUE, DARK_TISSUE, PINK_TISSUE, FAT)
+FAT_CELL_UM = 80  # adipocytes: white cells between thin eosin septa
 
 _HEMATOXYLIN = np.array([105, 55, 150], dtype=np.float32)
 _EOSIN = np.array([225, 120, 180], dtype=np.float32)
@@ -28,7 +31,12 @@ _COLOURS = {
     BLUE_PEN: (40, 60, 170),
     RED_PEN: (200, 30, 40),
     DEBRIS: (30, 28, 30),
+    DARK_TISSUE: (72, 30, 78),  # nuclei-rich, keratin: haematoxylin-dense
+    PINK_TISSUE: (228, 140, 182),  # collagen, eosin-rich stroma
+    FAT: (242, 240, 241),
+    BLACK_PEN: (40, 38, 44),
 }
+_FAT_SEPTUM = np.array([222, 168, 200], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,44 @@ def draw_scene(shape: tuple[int, int], seed: int = 0, pens: bool = True) -> np.n
     return labels
 
 
+def draw_appearance_scene(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Tissue of every H&E appearance beside ink of the same darkness or colour: dense dark
+    regions at the tissue's border and inside it, pink stroma, fat, pale tissue; black and
+    red pen touching tissue, green and blue pen, debris."""
+    height, width = shape
+    rng = np.random.default_rng(seed)
+    labels = draw_scene(shape, seed, pens=False)
+    unit = min(height, width)
+
+    def ellipse(fx: float, fy: float, rx: float, ry: float, label: int) -> None:
+        angle = float(rng.uniform(0, 180))
+        centre = (int(fx * width), int(fy * height))
+        cv2.ellipse(labels, centre, (int(rx * unit), int(ry * unit)), angle, 0, 360, label, -1)
+
+    ellipse(0.20, 0.32, 0.07, 0.04, DARK_TISSUE)  # at the border of the first piece
+    ellipse(0.36, 0.50, 0.05, 0.03, DARK_TISSUE)
+    ellipse(0.74, 0.62, 0.06, 0.03, DARK_TISSUE)
+    ellipse(0.30, 0.25, 0.06, 0.05, PINK_TISSUE)
+    ellipse(0.60, 0.48, 0.07, 0.04, PINK_TISSUE)
+    ellipse(0.80, 0.45, 0.05, 0.05, FAT)
+    thickness = max(2, int(0.012 * unit))
+    strokes = (
+        ((0.05, 0.08), (0.40, 0.05), GREEN_PEN),
+        ((0.85, 0.95), (0.97, 0.60), BLUE_PEN),
+        ((0.08, 0.62), (0.30, 0.70), BLACK_PEN),  # ends against the first piece
+        ((0.93, 0.30), (0.83, 0.50), RED_PEN),  # ends against the second piece
+        ((0.52, 0.95), (0.70, 0.88), BLACK_PEN),
+    )
+    for (x0, y0), (x1, y1), pen in strokes:
+        start, end = (int(x0 * width), int(y0 * height)), (int(x1 * width), int(y1 * height))
+        cv2.line(labels, start, end, pen, thickness)
+    for fx, fy in ((0.55, 0.92), (0.08, 0.45), (0.95, 0.05)):
+        cv2.circle(
+            labels, (int(fx * width), int(fy * height)), max(1, int(0.012 * unit)), DEBRIS, -1
+        )
+    return labels
+
+
 def write_synthetic_slide(
     path: Path,
     width: int = 8000,
@@ -134,6 +180,7 @@ def write_synthetic_slide(
                     level_h,
                     tile,
                     seed + index,
+                    max(2, round(FAT_CELL_UM / ((mpp or 0.25) * downsample))),
                 ),
                 shape=(level_h, level_w, 3),
                 dtype=np.uint8,
@@ -162,14 +209,17 @@ def _tiles(
     level_h: int,
     tile: int,
     seed: int,
+    fat_period: int,
 ) -> Iterator[np.ndarray]:
-    """Tiles of one level in row-major order; `label_per_pixel_inverse` = level px per label px."""
+    """Tiles of one level in row-major order; `label_per_pixel_inverse` = level px per label
+    px; fat cells repeat every `fat_period` level px."""
     rng = np.random.default_rng(seed)
     # One block of sensor-like noise, sampled at a random offset per tile: cheap and unpatterned.
     noise = rng.normal(0, 4, (2 * tile, 2 * tile, 3)).astype(np.float32)
-    palette = np.zeros((7, 3), dtype=np.float32)
+    palette = np.zeros((len(_COLOURS) + 1, 3), dtype=np.float32)
     for label, colour in _COLOURS.items():
         palette[label] = colour
+    septum = max(1, round(fat_period / 10))
     for ty in range(0, level_h, tile):
         for tx in range(0, level_w, tile):
             ys = (
@@ -187,6 +237,10 @@ def _tiles(
             rgb = palette[label_tile]
             tissue = label_tile == TISSUE
             rgb[tissue] = (mix * _HEMATOXYLIN + (1 - mix) * _EOSIN)[tissue]
+            on_septum = (((ty + np.arange(tile)) % fat_period) < septum)[:, None] | (
+                ((tx + np.arange(tile)) % fat_period) < septum
+            )[None, :]
+            rgb[(label_tile == FAT) & on_septum] = _FAT_SEPTUM
             oy, ox = rng.integers(0, tile, 2)
             rgb += noise[oy : oy + tile, ox : ox + tile]
             yield rgb.clip(0, 255).astype(np.uint8)

@@ -1,10 +1,12 @@
-"""Classical tissue segmentation that needs no weights, in the manner of CLAM.
+"""Classical tissue segmentation that needs no weights.
 
-Tissue is what is coloured: the median-blurred HSV saturation above an Otsu threshold that
-is capped low enough to keep pale tissue. Pixels that look like ink rather than stain are
-taken out first: green and blue pens (H&E never has green above red), saturated pure red
-pen, and dark debris or black ink. Morphology then closes small gaps, removes speckle and
-fills pinholes, while real holes in tissue stay holes.
+Tissue is told from background by saturation (an Otsu threshold on the median-blurred HSV
+saturation, capped low enough to keep pale tissue), and from ink and debris by colour, not
+darkness: both H&E stains absorb green more than red, so stained tissue of any shade, from
+pale pink collagen to near-black nuclei-rich regions, has red above green. Green and blue
+pens, black ink and grey or brown debris do not. Red pen does, but it is pure red, with far
+less green and blue than even the deepest eosin. Morphology then closes small gaps, removes
+speckle and fills pinholes, while real holes in tissue stay holes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,20 @@ import numpy as np
 # Background saturation is ~0-10 (JPEG noise included); pale tissue starts around 15-20.
 SATURATION_FLOOR = 12
 SATURATION_CAP = 25
-DARK_VALUE = 90  # HSV value below this is debris or ink, not stained tissue
-RED_PEN_SATURATION = 40
-GREEN_OVER_RED = 8
+# Red minus green: background and grey or black ink sit near 0, green and blue pens below
+# it; stained tissue is above it (pale tissue ~20, eosin ~100, dense haematoxylin ~40).
+STAIN_RED_OVER_GREEN = 8
+# Red pen keeps under a third of its red in green and under 0.4 in blue; eosin and
+# haematoxylin keep more (deep eosin ~0.35 green, ~0.6 blue; nuclei ~1.0 blue).
+RED_PEN_GREEN_SHARE = 0.3
+RED_PEN_BLUE_SHARE = 0.4
+RED_PEN_SATURATION = 100
+DARK_RED_VALUE = 130
+DARK_RED_BLUE_SHARE = 0.75
+HALO_PX = 7  # px of the 1.25x thumbnail: how far a thin stroke's blurred rim reaches
+# Dark and colourless is debris or black ink; dark and purple is tissue.
+DARK_VALUE = 100
+DEBRIS_CHROMA_SHARE = 0.4  # red-minus-green below this share of the value: greyish
 
 
 class OtsuSegmenter:
@@ -30,6 +43,7 @@ class OtsuSegmenter:
         return {
             "tissue_model": "otsu",
             "saturation_threshold": f"otsu clipped to [{SATURATION_FLOOR}, {SATURATION_CAP}]",
+            "stain_test": f"red - green > {STAIN_RED_OVER_GREEN}, red pen and debris out",
         }
 
 
@@ -38,14 +52,24 @@ def segment_tissue(rgb: np.ndarray) -> np.ndarray:
     if rgb.shape[0] < 3 or rgb.shape[1] < 3:
         return np.zeros(rgb.shape[:2], dtype=bool)
     blurred = cv2.medianBlur(rgb, 5 if min(rgb.shape[:2]) >= 5 else 3)
-    hsv = cv2.cvtColor(blurred, cv2.COLOR_RGB2HSV)
-    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    saturation = cv2.cvtColor(blurred, cv2.COLOR_RGB2HSV)[..., 1]
+    coloured = saturation > _saturation_threshold(saturation)
+    red, green, blue = (blurred[..., i].astype(np.int16) for i in range(3))
+    red_pen = _red_pen(red, green, blue, saturation)
+    tissue = _clean(coloured & _stained(red, green, blue) & ~_widen(red_pen, 3))
+    # A red stroke's blurred rim is pink like eosin: drop regions lying mostly beside it.
+    return _drop_ink_halos(tissue, _beside(red_pen))
 
-    threshold = _saturation_threshold(saturation)
-    coloured = saturation > threshold
-    ink = _ink_or_debris(blurred, hue, saturation, value)
-    tissue = _clean(coloured & ~_widen(ink, 5))
-    return _drop_ink_halos(tissue, _widen(ink, 15))
+
+def _beside(ink: np.ndarray) -> np.ndarray:
+    """Within a stroke's width of ink (at least HALO_PX): how far a blurred rim reaches
+    scales with the stroke, whatever the picture's magnification."""
+    if not ink.any():
+        return ink
+    inside = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
+    reach = max(HALO_PX, 2 * float(np.percentile(inside[ink], 90)))
+    outside = cv2.distanceTransform((~ink).astype(np.uint8), cv2.DIST_L2, 3)
+    return outside <= reach
 
 
 def _saturation_threshold(saturation: np.ndarray) -> float:
@@ -53,22 +77,26 @@ def _saturation_threshold(saturation: np.ndarray) -> float:
     return float(np.clip(otsu, SATURATION_FLOOR, SATURATION_CAP))
 
 
-def _ink_or_debris(
-    rgb: np.ndarray, hue: np.ndarray, saturation: np.ndarray, value: np.ndarray
+def _stained(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndarray:
+    """H&E-coloured: red above green, and not a dark grey or brown (debris, black ink)."""
+    chroma = red - green
+    value = np.maximum(np.maximum(red, green), blue)
+    debris = (value < DARK_VALUE) & (chroma < DEBRIS_CHROMA_SHARE * value)
+    return (chroma > STAIN_RED_OVER_GREEN) & ~debris
+
+
+def _red_pen(
+    red: np.ndarray, green: np.ndarray, blue: np.ndarray, saturation: np.ndarray
 ) -> np.ndarray:
-    red = rgb[..., 0].astype(np.int16)
-    green = rgb[..., 1].astype(np.int16)
-    blue = rgb[..., 2].astype(np.int16)
-    green_or_blue_pen = (green > red + GREEN_OVER_RED) & (saturation > 30)
-    # Eosin is pink (blue well above green); red ink is pure red (blue close to green).
-    red_pen = (
+    """Pure red, or dark red: dark tissue is purple, with as much blue as red."""
+    pure = (
         (saturation > RED_PEN_SATURATION)
-        & ((hue <= 10) | (hue >= 166))
-        & (red - blue > 30)
-        & (blue - green < 25)
+        & (green < RED_PEN_GREEN_SHARE * red)
+        & (blue < RED_PEN_BLUE_SHARE * red)
     )
-    dark = value < DARK_VALUE
-    return green_or_blue_pen | red_pen | dark
+    value = np.maximum(np.maximum(red, green), blue)
+    dark_red = (value < DARK_RED_VALUE) & (blue < DARK_RED_BLUE_SHARE * red) & (green < red // 2)
+    return pure | dark_red
 
 
 def _widen(mask: np.ndarray, size: int) -> np.ndarray:

@@ -26,7 +26,7 @@ from tests.conftest import TILES
         ("almost-white-1.png", 0.0, 0.01),
         ("almost-white-ihc.png", 0.0, 0.01),
         ("no-tissue-green-pen.png", 0.0, 0.02),
-        ("no-tissue-red-pen.png", 0.0, 0.15),
+        ("no-tissue-red-pen.png", 0.0, 0.02),
     ],
 )
 def test_real_tiles(name: str, low: float, high: float) -> None:
@@ -99,4 +99,4 @@ def test_precision_and_recall_on_patch_centres(
     size0 = round(patch * magnification / target)
     precision, recall = precision_recall(slide, out / "patches" / f"slide-{seed}.h5", size0, size0)
     print(f"precision {precision:.3f} recall {recall:.3f}")
-    assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+    assert precision >= 0.97 and recall >= 0.97, (precision, recall)
