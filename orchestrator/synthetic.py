@@ -19,6 +19,8 @@ import numpy as np
 BACKGROUND, TISSUE, PALE_TISSUE, GREEN_PEN, BLUE_PEN, RED_PEN, DEBRIS = range(7)
 # H&E appearances beyond plain tissue, and black ink as dark as the darkest of them.
 DARK_TISSUE, PINK_TISSUE, FAT, BLACK_PEN = range(7, 11)
+# Out of tissue: air bubbles' rims and the coverslip's edge (grey lines), dust (grey specks).
+BUBBLE, DUST = range(11, 13)
 TISSUE_LABELS = (TISSUE, PALE_TISSUE, DARK_TISSUE, PINK_TISSUE, FAT)
 FAT_CELL_UM = 80  # adipocytes: white cells between thin eosin septa
 
@@ -35,6 +37,8 @@ _COLOURS = {
     PINK_TISSUE: (228, 140, 182),  # collagen, eosin-rich stroma
     FAT: (242, 240, 241),
     BLACK_PEN: (40, 38, 44),
+    BUBBLE: (120, 122, 126),
+    DUST: (70, 68, 66),
 }
 _FAT_SEPTUM = np.array([222, 168, 200], dtype=np.float32)
 
@@ -104,7 +108,7 @@ def draw_scene(shape: tuple[int, int], seed: int = 0, pens: bool = True) -> np.n
 def draw_appearance_scene(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     """Tissue of every H&E appearance beside ink of the same darkness or colour: dense dark
     regions at the tissue's border and inside it, pink stroma, fat, pale tissue; black and
-    red pen touching tissue, green and blue pen, debris."""
+    red pen touching tissue, green and blue pen, debris, bubbles, the coverslip's edge, dust."""
     height, width = shape
     rng = np.random.default_rng(seed)
     labels = draw_scene(shape, seed, pens=False)
@@ -136,6 +140,15 @@ def draw_appearance_scene(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
         cv2.circle(
             labels, (int(fx * width), int(fy * height)), max(1, int(0.012 * unit)), DEBRIS, -1
         )
+    rim = max(1, int(0.004 * unit))
+    for fx, fy, radius in ((0.45, 0.12, 0.05), (0.12, 0.90, 0.04)):  # air bubbles
+        centre = (int(fx * width), int(fy * height))
+        cv2.circle(labels, centre, int(radius * unit), BUBBLE, rim)
+    cv2.line(labels, (0, int(0.985 * height)), (width, int(0.985 * height)), BUBBLE, rim)
+    for fx, fy in rng.uniform(0.02, 0.98, (12, 2)):
+        spot = (int(fx * width), int(fy * height))
+        if labels[spot[1], spot[0]] == BACKGROUND:
+            cv2.circle(labels, spot, max(1, int(0.004 * unit)), DUST, -1)
     return labels
 
 

@@ -28,6 +28,8 @@ RED_PEN_SATURATION = 100
 DARK_RED_VALUE = 130
 DARK_RED_BLUE_SHARE = 0.75
 HALO_PX = 7  # px of the 1.25x thumbnail: how far a thin stroke's blurred rim reaches
+FAT_WINDOW = 7  # px of the 1.25x thumbnail: a few adipocytes
+FAT_TINT = 3.0  # mean red-minus-green of fat's uncoloured pixels above the glass's
 # Dark and colourless is debris or black ink; dark and purple is tissue.
 DARK_VALUE = 100
 DEBRIS_CHROMA_SHARE = 0.4  # red-minus-green below this share of the value: greyish
@@ -56,9 +58,37 @@ def segment_tissue(rgb: np.ndarray) -> np.ndarray:
     coloured = saturation > _saturation_threshold(saturation)
     red, green, blue = (blurred[..., i].astype(np.int16) for i in range(3))
     red_pen = _red_pen(red, green, blue, saturation)
-    tissue = _clean(coloured & _stained(red, green, blue) & ~_widen(red_pen, 3))
+    near_red_pen = _beside(red_pen)
+    tissue = _clean(coloured & _stained(red, green, blue) & ~_widen(red_pen, 5))
+    tissue |= _fat(tissue, rgb, coloured, near_red_pen)
     # A red stroke's blurred rim is pink like eosin: drop regions lying mostly beside it.
-    return _drop_ink_halos(tissue, _beside(red_pen))
+    return _drop_ink_halos(tissue, near_red_pen)
+
+
+def _fat(
+    tissue: np.ndarray, rgb: np.ndarray, coloured: np.ndarray, near_red_pen: np.ndarray
+) -> np.ndarray:
+    """Fat beside tissue: white cells whose septa are too thin to pass the saturation test,
+    so only the mean colour of the uncoloured pixels around shows them, a tint of eosin above
+    the slide's own glass. The anti-aliased rim of every tissue edge has that tint too, but
+    only a few pixels wide: an opening removes it, while fat lobules are broad."""
+    chroma = rgb[..., 0].astype(np.float32) - rgb[..., 1].astype(np.float32)
+    glass = ~coloured & ~_widen(tissue, 5)
+    if not glass.any() or not tissue.any():
+        return np.zeros_like(tissue)
+    uncoloured = (~coloured).astype(np.float32)
+    window = (FAT_WINDOW, FAT_WINDOW)
+    share = cv2.blur(uncoloured, window)
+    tint = cv2.blur(chroma * uncoloured, window) / np.maximum(share, 1e-3)
+    tinted = (tint > float(np.median(chroma[glass])) + FAT_TINT) & (share > 0.5) & ~coloured
+    core = tinted & ~_widen(tissue, 7) & ~near_red_pen
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    core = cv2.morphologyEx(core.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    count, labels = cv2.connectedComponents(core, connectivity=8)
+    beside_tissue = np.zeros(count, dtype=bool)
+    beside_tissue[np.unique(labels[_widen(tissue, 11) & (core > 0)])] = True
+    beside_tissue[0] = False
+    return _widen(beside_tissue[labels], 9) & tinted
 
 
 def _beside(ink: np.ndarray) -> np.ndarray:

@@ -99,4 +99,5 @@ def test_every_appearance_beside_ink_of_the_same_darkness(
     assert scores["dark"]["kept"] >= 0.97 and scores["pink"]["kept"] >= 0.97
     for ink in INK_AND_DEBRIS:
         assert scores[ink]["kept"] <= 0.03, ink
-    assert scores["precision"] >= 0.97
+    assert scores["fat"]["kept"] >= 0.9  # its septa vanish at 1.25x: found by their tint
+    assert scores["precision"] >= 0.97 and scores["recall"] >= 0.97

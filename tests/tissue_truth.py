@@ -21,8 +21,18 @@ CLASS_NAMES = {
     s.RED_PEN: "red_ink",
     s.BLACK_PEN: "black_ink",
     s.DEBRIS: "debris",
+    s.BUBBLE: "bubble_or_edge",
+    s.DUST: "dust",
 }
-INK_AND_DEBRIS = ("green_ink", "blue_ink", "red_ink", "black_ink", "debris")
+INK_AND_DEBRIS = (
+    "green_ink",
+    "blue_ink",
+    "red_ink",
+    "black_ink",
+    "debris",
+    "bubble_or_edge",
+    "dust",
+)
 
 
 def label_counts(slide: s.SyntheticSlide, size0: int) -> np.ndarray:
@@ -68,7 +78,10 @@ def appearance_scores(slide: s.SyntheticSlide, h5_path: Path, size0: int) -> dic
     scores: dict = {}
     for label, name in CLASS_NAMES.items():
         ink = name in INK_AND_DEBRIS
-        mostly = (majority == label) & (foreground[..., label] >= 0.3 * total)
+        # Thin rims and specks never fill a patch: for them a patch with some and no
+        # tissue counts.
+        share = 0.05 if ink else 0.3
+        mostly = (majority == label) & (foreground[..., label] >= share * total)
         mostly &= ~tissue if ink else tissue
         if mostly.any():
             scores[name] = {
