@@ -4,9 +4,11 @@ Tissue is told from background by saturation (an Otsu threshold on the median-bl
 saturation, capped low enough to keep pale tissue), and from ink and debris by colour, not
 darkness: both H&E stains absorb green more than red, so stained tissue of any shade, from
 pale pink collagen to near-black nuclei-rich regions, has red above green. Green and blue
-pens, black ink and grey or brown debris do not. Red pen does, but it is pure red, with far
-less green and blue than even the deepest eosin. Morphology then closes small gaps, removes
-speckle and fills pinholes, while real holes in tissue stay holes.
+pens, black ink, grey or brown debris, dust and bubble rims do not. Red pen does, but it is
+pure or dark red, with far less green and blue than even the deepest eosin; its pink blurred
+rim goes with it. Fat, whose septa do not survive the blur, is found beside tissue by its
+tint. Morphology then closes small gaps, removes speckle and fills pinholes, while real holes
+in tissue stay holes.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class OtsuSegmenter:
         return {
             "tissue_model": "otsu",
             "saturation_threshold": f"otsu clipped to [{SATURATION_FLOOR}, {SATURATION_CAP}]",
-            "stain_test": f"red - green > {STAIN_RED_OVER_GREEN}, red pen and debris out",
+            "stain_test": f"red - green > {STAIN_RED_OVER_GREEN}, red pen and debris out, "
+            "fat beside tissue by its tint",
         }
 
 
