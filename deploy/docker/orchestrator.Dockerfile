@@ -8,15 +8,22 @@
 ARG PYTHON_BASE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_BASE} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# As in services.Dockerfile: a proxy's CA bundle and local wheels, paths inside the build.
+ARG PIP_CERT=""
+ARG PIP_FIND_LINKS=""
+# Where the CPU build of torch comes from (PyPI's is the CUDA one).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
+# A plain Debian base has no Python: the python image's is used where it is there.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
+    && (command -v python3 || apt-get install -y --no-install-recommends python3 python3-venv python3-dev) \
     && rm -rf /var/lib/apt/lists/*
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # The CPU build of torch: a tenth of the CUDA one, and enough for the in-process fallback.
 RUN pip install --upgrade pip setuptools wheel \
-    && pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1 \
+    && pip install --index-url "$TORCH_INDEX_URL" torch==2.14.1 torchvision==0.29.1 \
     && SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -28,7 +35,10 @@ COPY proto/ proto/
 RUN pip install .
 
 FROM ${PYTHON_BASE} AS runtime
-RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
+RUN (command -v python3 || (apt-get update \
+        && apt-get install -y --no-install-recommends python3 \
+        && rm -rf /var/lib/apt/lists/*)) \
+    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 USER 10001

@@ -3,12 +3,17 @@
 #
 #   docker build -f deploy/docker/services.Dockerfile -t atlaspatch-services:0.1.0 .
 #   docker build ... --build-arg WEIGHTS=weights/   # bake a folder of weights into the image
+#   podman build --format docker --build-arg CUDA_BASE=debian:bookworm ...   # any Debian-like base
 #
 # Without baked weights, mount them at /opt/atlaspatch/weights (read-only) at run time.
 
 ARG CUDA_BASE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
 
 FROM ${CUDA_BASE} AS build
+# Behind a TLS-intercepting proxy, its CA bundle; wheels on local disk (torch's are large):
+# paths inside the build, e.g. mounted with `podman build --volume HOST:PATH:ro`. Empty: unused.
+ARG PIP_CERT=""
+ARG PIP_FIND_LINKS=""
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv python3-dev build-essential \
