@@ -64,10 +64,10 @@ def main() -> None:
             for batch in args.batch
         },
     }
-    figures["quality"] = {"otsu": quality(["--tissue-model", "otsu"])}
+    figures["quality"] = {"otsu": quality(("--tissue-model", "otsu"))}
     if args.checkpoint:
-        sam2_options = ["--tissue-model", "sam2", "--sam2-checkpoint", str(args.checkpoint)]
-        figures["quality"]["sam2"] = quality([*sam2_options, "--device", args.device])
+        sam2_options = ("--tissue-model", "sam2", "--sam2-checkpoint", str(args.checkpoint))
+        figures["quality"]["sam2"] = quality((*sam2_options, "--device", args.device))
     print(json.dumps(figures, indent=2))
 
 

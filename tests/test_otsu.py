@@ -7,13 +7,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from orchestrator.cli import main
 from orchestrator.synthetic import write_synthetic_slide
 from segmenter_service.otsu import segment_tissue
 from tests.conftest import TILES
+from tests.tissue_truth import OTSU, segment_and_get_coords
 
 
 @pytest.mark.shared_data
@@ -77,26 +76,10 @@ def test_precision_and_recall_on_patch_centres(
         downsamples=downsamples,
         seed=seed,
     )
-    out = tmp_path / "out"
-    result = CliRunner().invoke(
-        main,
-        [
-            "segment-and-get-coords",
-            str(slide.path),
-            "-o",
-            str(out),
-            "--patch-size",
-            str(patch),
-            "--target-mag",
-            str(target),
-            "--tissue-model",
-            "otsu",
-            "--device",
-            "cpu",
-        ],
+    h5 = segment_and_get_coords(
+        slide.path, tmp_path / "out", patch, target, (*OTSU, "--device", "cpu")
     )
-    assert result.exit_code == 0, result.output
     size0 = round(patch * magnification / target)
-    precision, recall = precision_recall(slide, out / "patches" / f"slide-{seed}.h5", size0, size0)
+    precision, recall = precision_recall(slide, h5, size0, size0)
     print(f"precision {precision:.3f} recall {recall:.3f}")
     assert precision >= 0.97 and recall >= 0.97, (precision, recall)

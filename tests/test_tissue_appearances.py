@@ -8,37 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from orchestrator.cli import main
-from orchestrator.synthetic import draw_appearance_scene, write_synthetic_slide
 from segmenter_service.otsu import segment_tissue
 from tests.conftest import TILES
 from tests.real_tissue_truth import cell_truth
-from tests.tissue_truth import INK_AND_DEBRIS, appearance_scores, kept_patches
+from tests.tissue_truth import (
+    INK_AND_DEBRIS,
+    appearance_scores,
+    appearance_slide,
+    kept_patches,
+    segment_and_get_coords,
+)
 
 CMU = Path(__file__).resolve().parents[2] / "shared/data/slides/CMU-1-Small-Region.svs"
-
-
-def coords(slide: Path, out: Path, patch: int, target: int) -> Path:
-    result = CliRunner().invoke(
-        main,
-        [
-            "segment-and-get-coords",
-            str(slide),
-            "-o",
-            str(out),
-            "--patch-size",
-            str(patch),
-            "--target-mag",
-            str(target),
-            "--tissue-model",
-            "otsu",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out / "patches" / f"{slide.stem}.h5"
 
 
 @pytest.mark.shared_data
@@ -64,7 +47,7 @@ def test_dark_and_pink_tissue_of_a_real_slide_are_kept(tmp_path: Path) -> None:
         rgb = np.asarray(slide.read_region((0, 0), 0, slide.dimensions).convert("RGB"))
     truth = cell_truth(rgb, 64)
     assert truth["dark"].sum() >= 50 and truth["pink"].sum() >= 50
-    kept = kept_patches(coords(CMU, tmp_path, 64, 20), 64, truth["tissue"].shape)
+    kept = kept_patches(segment_and_get_coords(CMU, tmp_path, 64, 20), 64, truth["tissue"].shape)
     for appearance in ("tissue", "dark", "pink"):
         assert kept[truth[appearance]].mean() >= 0.97, appearance
 
@@ -81,20 +64,10 @@ def test_dark_and_pink_tissue_of_a_real_slide_are_kept(tmp_path: Path) -> None:
 def test_every_appearance_beside_ink_of_the_same_darkness(
     tmp_path: Path, seed, width, magnification, mpp, downsamples, patch, target
 ) -> None:
-    height = width * 3 // 4
-    labels = draw_appearance_scene((round(height * 2048 / width), 2048), seed)
-    slide = write_synthetic_slide(
-        tmp_path / f"appearances-{seed}.tiff",
-        width=width,
-        height=height,
-        magnification=magnification,
-        mpp=mpp,
-        downsamples=downsamples,
-        seed=seed,
-        labels=labels,
-    )
+    slide = appearance_slide(tmp_path, seed, width, magnification, mpp, downsamples)
     size0 = round(patch * magnification / target)
-    scores = appearance_scores(slide, coords(slide.path, tmp_path / "out", patch, target), size0)
+    h5 = segment_and_get_coords(slide.path, tmp_path / "out", patch, target)
+    scores = appearance_scores(slide, h5, size0)
     print(scores)
     assert scores["dark"]["kept"] >= 0.97 and scores["pink"]["kept"] >= 0.97
     for ink in INK_AND_DEBRIS:

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from click.testing import CliRunner
 
 from orchestrator import synthetic as s
+from orchestrator.cli import main
+
+OTSU = ("--tissue-model", "otsu")
 
 CLASS_NAMES = {
     s.TISSUE: "tissue",
@@ -92,3 +96,31 @@ def appearance_scores(slide: s.SyntheticSlide, h5_path: Path, size0: int) -> dic
     scores["precision"] = round(true_positive / max(1, int(kept.sum())), 4)
     scores["recall"] = round(true_positive / max(1, int(tissue.sum())), 4)
     return scores
+
+
+def appearance_slide(
+    folder: Path, seed: int, width: int, magnification: float, mpp: float, downsamples
+) -> s.SyntheticSlide:
+    """A 4:3 slide of `draw_appearance_scene`, its labels 2048 wide."""
+    height = width * 3 // 4
+    return s.write_synthetic_slide(
+        folder / f"appearances-{seed}.tiff",
+        width=width,
+        height=height,
+        magnification=magnification,
+        mpp=mpp,
+        downsamples=downsamples,
+        seed=seed,
+        labels=s.draw_appearance_scene((round(height * 2048 / width), 2048), seed),
+    )
+
+
+def segment_and_get_coords(
+    slide: Path, out: Path, patch: int, target: int, model: tuple[str, ...] = OTSU
+) -> Path:
+    """Run the real command; the HDF5 it wrote."""
+    arguments = ["segment-and-get-coords", str(slide), "-o", str(out)]
+    arguments += ["--patch-size", str(patch), "--target-mag", str(target), *model]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    return out / "patches" / f"{slide.stem}.h5"
