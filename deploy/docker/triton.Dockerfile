@@ -4,15 +4,22 @@
 # `atlaspatch export-triton` at /models.
 #
 #   docker build -f deploy/docker/triton.Dockerfile -t atlaspatch-triton:0.1.0 .
+#
+# Where nvcr.io cannot be reached, build on the base made from PyPI (tritonserver.Dockerfile):
+#   --build-arg TRITON_BASE=tritonserver-pytriton:0.7.0
 
 ARG TRITON_BASE=nvcr.io/nvidia/tritonserver:25.10-py3
 FROM ${TRITON_BASE}
+# As in atlaspatch.Dockerfile: a proxy's CA bundle and local wheels, paths inside the build.
+ARG PIP_CERT
+ARG PIP_FIND_LINKS
+USER root
 # Triton's Python backend runs the image's own Python, so the packages go there.
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_BREAK_SYSTEM_PACKAGES=1
-COPY deploy/triton/model-requirements.txt /opt/atlaspatch/model-requirements.txt
-RUN pip install torch==2.14.1 torchvision==0.29.1 numpy==1.26.4 \
+RUN --mount=type=bind,source=deploy/triton/model-requirements.txt,target=/tmp/model-requirements.txt \
+    pip install torch==2.14.1 torchvision==0.29.1 numpy==1.26.4 \
     && SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
-    && pip install -r /opt/atlaspatch/model-requirements.txt
+    && pip install -r /tmp/model-requirements.txt
 # The models import the services' packages and the API package they stand on, nothing else.
 COPY proto/atlaspatch_api/ /opt/atlaspatch/src/atlaspatch_api/
 COPY segmenter_service/ /opt/atlaspatch/src/segmenter_service/

@@ -4,6 +4,7 @@ are assembled and hosted by the services' own packages) and check them."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,16 +180,19 @@ def serve_segmenter(**options: Any) -> None:
 
 
 @serve.command("health")
-@click.argument("url", default="127.0.0.1:50051", envvar="ATLASPATCH_HEALTH_URL")
+@click.argument("url", required=False, envvar="ATLASPATCH_HEALTH_URL")
 @TLS_CA
 @option("--timeout", type=Number(), default=3.0, show_default=True, help="Seconds to wait.")
-def serve_health(url: str, tls_ca: Path | None, timeout: float) -> None:
+def serve_health(url: str | None, tls_ca: Path | None, timeout: float) -> None:
     """Exit 0 when the service at URL (host:port, grpc://, grpcs://) reports SERVING, else 1.
 
     For container health checks and exec probes (Kubernetes' own gRPC probes cannot speak TLS).
+    Without URL: the service of this container, 127.0.0.1 on $ATLASPATCH_PORT (else 50051).
     """
     from client.health import serving_status
 
+    # A container's service listens where its ATLASPATCH_PORT says: one image, any port.
+    url = url or f"127.0.0.1:{os.environ.get('ATLASPATCH_PORT') or 50051}"
     status = serving_status(url, tls_ca, timeout)
     if status != "SERVING":
         raise click.ClickException(f"{url}: {status}")

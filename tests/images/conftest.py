@@ -1,0 +1,149 @@
+"""The images built and run for real (`make test-images`): a Debian base made with debootstrap,
+the images built on it with buildah, their containers, compose stack and chart run with podman.
+
+Collected only with ATLASPATCH_TEST_IMAGES=1: building takes a quarter of an hour and about
+30 GB of disk at its peak. Everything a run makes (containers, pods, networks, images) is
+removed at its end, also when a test fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.conftest import SLIDES
+from tests.deploy_helpers import REPO
+from tests.images import podman as pm
+
+if os.environ.get("ATLASPATCH_TEST_IMAGES") != "1":
+    collect_ignore_glob = ["test_*.py"]
+
+SLIDE = "CMU-1-Small-Region.svs"
+NETWORK = "atlaspatch-image-tests"
+# Figures of this run: build times, image sizes, how long containers took to become healthy.
+FIGURES: dict[str, float | int | str] = {}
+REPORT = REPO / "build" / "test-images.json"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        REPORT.parent.mkdir(exist_ok=True)
+        REPORT.write_text(json.dumps(FIGURES, indent=2) + "\n")
+        terminalreporter.write_line(json.dumps(FIGURES))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_up_afterwards():
+    started = time.monotonic()
+    before = set(pm.podman("images", "--all", "--quiet", "--no-trunc").stdout.split())
+    volumes_before = set(pm.podman("volume", "ls", "--quiet").stdout.split())
+    yield
+    pm.remove_everything_labelled([NETWORK])
+    # `podman kube play` makes a named volume of each emptyDir.
+    for volume in set(pm.podman("volume", "ls", "--quiet").stdout.split()) - volumes_before:
+        pm.podman("volume", "rm", "-f", volume, check=False)
+    # The images this run tagged, then those it made untagged (buildah's cached layers, the
+    # pause image of `podman kube play`), newest first so that children go before parents.
+    for tag in pm.podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+        if tag.startswith(pm.PREFIX):
+            pm.podman("rmi", "-f", tag, check=False)
+    after = pm.podman("images", "--all", "--quiet", "--no-trunc", "--sort", "created").stdout
+    for image in reversed(after.split()):
+        if image not in before:
+            pm.podman("rmi", "-f", image, check=False)
+    FIGURES["total_seconds"] = round(time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Debian bookworm from Debian's own packages: no registry is needed.
+
+    ATLASPATCH_IMAGE_BASE names an image to build on instead (kept afterwards)."""
+    if os.environ.get("ATLASPATCH_IMAGE_BASE"):
+        return os.environ["ATLASPATCH_IMAGE_BASE"]
+    tag = f"{pm.PREFIX}/debian:bookworm-min"
+    rootfs = tmp_path_factory.mktemp("rootfs")
+    started = time.monotonic()
+    pm.run("debootstrap", "--variant=minbase", "bookworm", rootfs, timeout=1200)
+    archive = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    imported = subprocess.run(
+        ["podman", "import", "-", tag], stdin=archive.stdout, capture_output=True, env=pm.environment()
+    )
+    archive.wait()
+    assert imported.returncode == 0, imported.stderr
+    shutil.rmtree(rootfs, ignore_errors=True)
+    FIGURES["base_seconds"] = round(time.monotonic() - started)
+    FIGURES["base_bytes"] = pm.image_size(tag)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def images(base_image: str) -> dict[str, str]:
+    """The services and orchestrator images, two targets of one Dockerfile."""
+    tags = {
+        "services": f"{pm.PREFIX}/atlaspatch-services:0.1.0",
+        "orchestrator": f"{pm.PREFIX}/atlaspatch-orchestrator:0.1.0",
+    }
+    for target, tag in tags.items():
+        seconds = pm.build("atlaspatch.Dockerfile", tag, {"BASE": base_image}, target=target)
+        FIGURES[f"{target}_build_seconds"] = round(seconds)
+        FIGURES[f"{target}_bytes"] = pm.image_size(tag)
+    return tags
+
+
+@pytest.fixture(scope="session")
+def network(images: dict[str, str]) -> str:
+    pm.podman("network", "create", NETWORK, check=False)
+    return NETWORK
+
+
+@pytest.fixture(scope="session")
+def slides(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with one real slide, readable by the images' user."""
+    if not (SLIDES / SLIDE).is_file():
+        pytest.fail(f"{SLIDES / SLIDE} is missing: the image tests need ../shared/data")
+    folder = tmp_path_factory.mktemp("slides")
+    shutil.copy(SLIDES / SLIDE, folder / SLIDE)
+    folder.chmod(0o755)
+    (folder / SLIDE).chmod(0o644)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def in_process_h5(slides: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same job in one process on this machine: what every container run must equal."""
+    out = tmp_path_factory.mktemp("in-process")
+    argv = [REPO / ".venv" / "bin" / "atlaspatch", "process", slides / SLIDE, "--output", out]
+    pm.run(*argv, *PROCESS_OPTIONS, "--device", "cpu", timeout=900)
+    return out / "patches" / f"{Path(SLIDE).stem}.h5"
+
+
+PROCESS_OPTIONS = ["--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu"]
+PROCESS_OPTIONS += ["--feature-extractors", "efficientnet_lite0"]
+
+
+def writable_output(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """An output folder the images' user (uid 10001) can write."""
+    folder = tmp_path_factory.mktemp(name)
+    folder.chmod(0o777)
+    return folder
+
+
+def assert_same_result(run_h5: Path, reference_h5: Path) -> None:
+    """Coordinates identical, features within float error of the in-process run."""
+    assert run_h5.is_file(), f"no {run_h5}"
+    with h5py.File(run_h5) as got, h5py.File(reference_h5) as want:
+        assert len(want["coords"]) > 0
+        np.testing.assert_array_equal(got["coords"][:], want["coords"][:])
+        a = got["features/efficientnet_lite0"][:].astype(np.float64)
+        b = want["features/efficientnet_lite0"][:].astype(np.float64)
+    assert a.shape == b.shape
+    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert cosine.min() >= 0.9999, f"lowest cosine {cosine.min()}"

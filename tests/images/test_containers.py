@@ -1,0 +1,73 @@
+"""The built images run: the two services become healthy by the image's own HEALTHCHECK, and the
+orchestrator image's `process` through them writes what one process writes on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.images import podman as pm
+from tests.images.conftest import FIGURES, PROCESS_OPTIONS, assert_same_result, writable_output
+
+SERVICES = {"segmenter": 50052, "encoder": 50051}
+
+
+@pytest.fixture(scope="module")
+def services(images: dict[str, str], network: str) -> dict[str, str]:
+    """Both services on the CPU; their URLs inside the network."""
+    urls = {}
+    for name, port in SERVICES.items():
+        container = f"atlaspatch-image-tests-{name}"
+        pm.podman(
+            "run", "-d", "--name", container, "--label", pm.LABEL, "--network", network,
+            "--env", f"ATLASPATCH_PORT={port}", "--env", "ATLASPATCH_DEVICE=cpu",
+            "--env", "ATLASPATCH_TISSUE_MODEL=otsu", "--env", "ATLASPATCH_ENCODERS=efficientnet_lite0",
+            images["services"], name,
+        )  # fmt: skip
+        urls[name] = f"{container}:{port}"
+    for name in SERVICES:
+        seconds = pm.wait_healthy(f"atlaspatch-image-tests-{name}")
+        FIGURES[f"container_{name}_healthy_seconds"] = round(seconds, 1)
+    return urls
+
+
+def test_services_become_healthy_by_their_own_healthcheck(services: dict[str, str]) -> None:
+    for name in SERVICES:
+        container = f"atlaspatch-image-tests-{name}"
+        # The image's check, not ours: the one docker and podman run on their schedule.
+        check = pm.podman("inspect", "--format", "{{json .Config.Healthcheck.Test}}", container)
+        assert "serve" in check.stdout and "health" in check.stdout
+        assert pm.podman("healthcheck", "run", container).returncode == 0
+        user = pm.podman("exec", container, "id", "-u").stdout.strip()
+        assert user == "10001", f"{name} runs as {user}"
+
+
+def test_orchestrator_container_process_equals_in_process(
+    images: dict[str, str],
+    network: str,
+    services: dict[str, str],
+    slides: Path,
+    in_process_h5: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    out = writable_output(tmp_path_factory, "orchestrator-out")
+    pm.podman(
+        "run", "--rm", "--label", pm.LABEL, "--network", network,
+        "--volume", f"{slides}:/slides:ro", "--volume", f"{out}:/output",
+        images["orchestrator"], "process", "/slides", "--output", "/output", *PROCESS_OPTIONS,
+        "--segmenter-url", services["segmenter"], "--encoder-url", services["encoder"],
+        timeout=900,
+    )  # fmt: skip
+    assert_same_result(out / "patches" / in_process_h5.name, in_process_h5)
+
+
+def test_the_two_images_share_the_library_layer(images: dict[str, str]) -> None:
+    services = pm.image_layers(images["services"])
+    orchestrator = pm.image_layers(images["orchestrator"])
+    shared = [a for a, b in zip(services, orchestrator, strict=False) if a == b]
+    sizes = pm.layer_sizes(images["services"])
+    FIGURES["shared_layers_bytes"] = sum(sizes[: len(shared)])
+    # Everything but the orchestrator's and services' own few megabytes is shared.
+    own = pm.image_size(images["orchestrator"]) - FIGURES["shared_layers_bytes"]
+    assert own < 50e6, f"the orchestrator has {own / 1e6:.0f} MB of its own"
