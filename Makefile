@@ -8,7 +8,7 @@ TRITON_VENV := .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: install triton-env demo test test-fast lint bench proto clean
+.PHONY: install triton-env demo test test-fast test-images container-tools lint bench proto clean
 
 install: $(STAMP)
 
@@ -55,6 +55,29 @@ test: install triton-env
 # Skips the SAM2 forward passes and the big synthetic slides.
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
+
+# The images built from nothing and run (tests/images/): a Debian base from debootstrap, the
+# services, orchestrator and Triton images built on it with buildah, their containers, the
+# compose stack and the chart's workloads run with podman. About 15 minutes and 30 GB of disk
+# at the peak; everything it makes is removed at its end. Needs root (debootstrap, podman) and
+# ../shared/data. IMAGE_WHEELS: folders of local wheels for the builds (':' between them);
+# IMAGE_CA: a CA bundle for a TLS-intercepting proxy.
+IMAGE_WHEELS ?= $(wildcard /opt/pypi-more/files)
+IMAGE_CA ?= $(firstword $(PIP_CERT) $(wildcard /etc/ssl/certs/ca-certificates.crt))
+
+test-images: install container-tools
+	ATLASPATCH_TEST_IMAGES=1 ATLASPATCH_IMAGE_WHEELS="$(IMAGE_WHEELS)" \
+		ATLASPATCH_IMAGE_CA="$(IMAGE_CA)" $(PY) -m pytest -v -o log_cli=true --log-cli-level=INFO tests/images
+
+# Debian's podman, buildah, runc and debootstrap, installed where any is missing.
+container-tools:
+	@missing=$$(for tool in podman buildah runc debootstrap; do \
+		command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -q && apt-get install -y -q $$missing \
+			|| { echo "install $$missing (Debian: apt-get install $$missing)" >&2; exit 1; }; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -5,10 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import helm_python as helm
+import yaml
 
 from orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+CHART = REPO / "helm" / "atlaspatch"
+
+
+def render(values: dict | None = None) -> list[dict]:
+    """The chart's manifests for these values, as Helm renders them."""
+    chart = helm.Chart.load(CHART)
+    try:
+        files = chart.render(values or {}, name="atlaspatch", namespace="pathology")
+    finally:
+        chart.close()
+    return [
+        doc
+        for path, text in sorted(files.items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
 
 
 def parse_cli(args: list[str]) -> click.Context:

@@ -39,25 +39,38 @@ def test_dockerfile_copies_files_that_exist(dockerfile: Path) -> None:
     steps = instructions(dockerfile)
     defaults = dict(arg.split("=", 1) for kind, arg in steps if kind == "ARG" and "=" in arg)
     copies = [arg for kind, arg in steps if kind == "COPY" and "--from=" not in arg]
-    assert copies
-    for arg in copies:
-        words = [w for w in shlex.split(arg) if not w.startswith("--")]
-        for source in words[:-1]:
-            source = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], source)
-            assert (REPO / source).exists(), f"{dockerfile.name}: COPY {source} is missing"
+    sources = [w for arg in copies for w in [w for w in shlex.split(arg) if w[:2] != "--"][:-1]]
+    # Files a RUN step mounts from the build context.
+    mounts = re.findall(r"--mount=type=bind,source=([^,\s]+)", " ".join(a for _, a in steps))
+    assert sources or mounts
+    for source in [*sources, *mounts]:
+        source = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], source)
+        assert (REPO / source).exists(), f"{dockerfile.name}: {source} is missing"
     users = [arg for kind, arg in steps if kind == "USER"]
     assert users and users[-1] not in ("root", "0"), "the image must not run as root"
     assert any(kind == "HEALTHCHECK" for kind, _ in steps)
+    stages = {arg.split()[-1] for kind, arg in steps if kind == "FROM" and " AS " in arg.upper()}
     for kind, arg in steps:
-        if kind == "FROM":
+        if kind == "FROM" and arg.split()[0] not in stages:
             image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], arg.split()[0])
             assert ":" in image and not image.endswith(":latest"), f"unpinned base {image}"
 
 
+def target(dockerfile: Path, name: str) -> list[tuple[str, str]]:
+    """The instructions of one stage of a multi-stage Dockerfile."""
+    steps = instructions(dockerfile)
+    starts = [i for i, (kind, arg) in enumerate(steps) if kind == "FROM"]
+    for start, end in zip(starts, [*starts[1:], len(steps)], strict=True):
+        if steps[start][1].split()[-1] == name:
+            return steps[start:end]
+    raise AssertionError(f"{dockerfile.name} has no stage {name}")
+
+
 @pytest.mark.parametrize("name", ["services", "orchestrator"])
 def test_dockerfile_entrypoints_answer_help(name: str) -> None:
-    steps = instructions(REPO / "deploy" / "docker" / f"{name}.Dockerfile")
-    assert len([1 for kind, _ in steps if kind == "FROM"]) >= 2, "multi-stage"
+    steps = target(REPO / "deploy" / "docker" / "atlaspatch.Dockerfile", name)
+    assert steps[-1][0] != "FROM" and steps[0][1].split()[0] == "app", "built on the shared stage"
+    assert any(kind == "USER" and arg == "10001" for kind, arg in steps)
     entrypoint = json.loads(next(arg for kind, arg in steps if kind == "ENTRYPOINT"))
     command = json.loads(next(arg for kind, arg in steps if kind == "CMD"))
     healthcheck = next(arg for kind, arg in steps if kind == "HEALTHCHECK")
@@ -86,6 +99,8 @@ def test_compose_file_matches_the_images_and_the_cli() -> None:
     for name, service in services.items():
         dockerfile = REPO / "deploy" / service["build"]["context"] / service["build"]["dockerfile"]
         assert dockerfile.resolve().is_file(), f"{name}: {dockerfile}"
+        if "target" in service["build"]:
+            target(dockerfile, service["build"]["target"])
         variables = {k for k in service.get("environment", {}) if k.startswith("ATLASPATCH_")}
         assert variables <= known_env_vars() | {"ATLASPATCH_HEALTH_URL"}, name
 
@@ -107,6 +122,15 @@ def test_serve_health_reports_serving_and_unreachable() -> None:
         assert up.exit_code == 0 and "SERVING" in up.output
     down = CliRunner().invoke(main, ["serve", "health", server.address, "--timeout", "1"])
     assert down.exit_code == 1 and "UNAVAILABLE" in down.output
+
+
+def test_serve_health_checks_the_port_the_container_serves_on(monkeypatch) -> None:
+    """The images' HEALTHCHECK names no address: the service's own ATLASPATCH_PORT decides."""
+    monkeypatch.delenv("ATLASPATCH_HEALTH_URL", raising=False)
+    with BackgroundServer(lambda: segmenter_server(ServerSettings(), "otsu")) as server:
+        monkeypatch.setenv("ATLASPATCH_PORT", server.address.rsplit(":", 1)[1])
+        up = CliRunner().invoke(main, ["serve", "health"])
+        assert up.exit_code == 0 and f"127.0.0.1:{server.address.rsplit(':', 1)[1]}" in up.output
 
 
 def test_triton_image_command_uses_real_tritonserver_options() -> None:

@@ -12,26 +12,10 @@ import pytest
 import yaml
 
 from orchestrator.batch.shards import shard_from_environment
-from tests.deploy_helpers import REPO, known_env_vars, parse_cli
+from tests.deploy_helpers import CHART, known_env_vars, parse_cli, render
 
-CHART = REPO / "helm" / "atlaspatch"
 EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
 KUBERNETES = "1.33.0"
-
-
-def render(values: dict | None = None) -> list[dict]:
-    chart = helm.Chart.load(CHART)
-    try:
-        files = chart.render(values or {}, name="atlaspatch", namespace="pathology")
-    finally:
-        chart.close()
-    return [
-        doc
-        for path, text in sorted(files.items())
-        if path.endswith(".yaml")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
 
 
 def example(name: str) -> dict:
@@ -112,6 +96,25 @@ def test_gpu_example_autoscales_on_the_queue() -> None:
     assert env_of(encoder)["ATLASPATCH_ENCODERS"] == "uni_v1,efficientnet_lite0"
     monitor = find(docs, "ServiceMonitor", "atlaspatch-encoder")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_prometheus_adapter_rule_serves_the_metric_the_autoscaler_reads() -> None:
+    import re
+
+    from atlaspatch_api.hosting.metrics import ServiceMetrics
+
+    docs = render(example("gpu"))
+    hpa_metric = find(docs, "HorizontalPodAutoscaler", "atlaspatch-encoder")["spec"]["metrics"][0]
+    rules = find(docs, "ConfigMap", "atlaspatch-prometheus-adapter-rules")
+    assert rules["metadata"]["namespace"] == "monitoring"
+    [rule] = yaml.safe_load(rules["data"]["config.yaml"])["rules"]
+    assert rule["name"]["as"] == hpa_metric["pods"]["metric"]["name"]
+    # The series it reads is one the services really export, per pod.
+    exported = {m.name for m in ServiceMetrics("encoder").registry.collect()}
+    series = re.match(r"(\w+)\{", rule["seriesQuery"]).group(1)
+    assert series in exported and re.fullmatch(rule["name"]["matches"], series)
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+    assert not [d for d in render() if d["kind"] == "ConfigMap"], "optional: off by default"
 
 
 def test_triton_example_points_the_services_at_triton() -> None:

@@ -70,11 +70,15 @@ def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         return os.environ["ATLASPATCH_IMAGE_BASE"]
     tag = f"{pm.PREFIX}/debian:bookworm-min"
     rootfs = tmp_path_factory.mktemp("rootfs")
+    pm.log.info("making %s with debootstrap", tag)
     started = time.monotonic()
     pm.run("debootstrap", "--variant=minbase", "bookworm", rootfs, timeout=1200)
     archive = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(
-        ["podman", "import", "-", tag], stdin=archive.stdout, capture_output=True, env=pm.environment()
+        ["podman", "import", "-", tag],
+        stdin=archive.stdout,
+        capture_output=True,
+        env=pm.environment(),
     )
     archive.wait()
     assert imported.returncode == 0, imported.stderr

@@ -4,6 +4,7 @@ containers that carry a label so that everything a run made can be found and rem
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import time
@@ -15,6 +16,7 @@ from tests.deploy_helpers import REPO
 # file of our own instead of editing /etc/containers/containers.conf.
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 LABEL = "atlaspatch-image-tests=1"
+log = logging.getLogger("atlaspatch.image-tests")
 # Tags of this run's images, under a name of their own so that cleaning up touches nothing else.
 PREFIX = "localhost/atlaspatch-image-tests"
 
@@ -78,11 +80,13 @@ def build(
         argv += ["--build-arg", f"{name}={value}"]
     if target:
         argv += ["--target", target]
+    log.info("building %s from %s (minutes when nothing is cached)", tag, dockerfile)
     started = time.monotonic()
     finished = subprocess.run(
         [*argv, str(REPO)], capture_output=True, text=True, timeout=3600, env=environment()
     )
     assert finished.returncode == 0, f"building {tag} failed:\n{finished.stdout[-6000:]}"
+    log.info("built %s in %.0f s", tag, time.monotonic() - started)
     return time.monotonic() - started
 
 
@@ -134,7 +138,9 @@ def address(container: str, network: str) -> str:
 def remove_everything_labelled(networks: list[str]) -> None:
     """Containers and pods this run started (by label or by network), then the networks."""
     for network in networks:
-        for pod in podman("pod", "ps", "-q", "--filter", f"network={network}", check=False).stdout.split():
+        for pod in podman(
+            "pod", "ps", "-q", "--filter", f"network={network}", check=False
+        ).stdout.split():
             podman("pod", "rm", "-f", pod, check=False)
     for flag in [f"label={LABEL}", *(f"network={n}" for n in networks)]:
         for container in podman("ps", "-aq", "--filter", flag, check=False).stdout.split():

@@ -22,7 +22,8 @@ def services(images: dict[str, str], network: str) -> dict[str, str]:
         pm.podman(
             "run", "-d", "--name", container, "--label", pm.LABEL, "--network", network,
             "--env", f"ATLASPATCH_PORT={port}", "--env", "ATLASPATCH_DEVICE=cpu",
-            "--env", "ATLASPATCH_TISSUE_MODEL=otsu", "--env", "ATLASPATCH_ENCODERS=efficientnet_lite0",
+            "--env", "ATLASPATCH_TISSUE_MODEL=otsu",
+            "--env", "ATLASPATCH_ENCODERS=efficientnet_lite0",
             images["services"], name,
         )  # fmt: skip
         urls[name] = f"{container}:{port}"

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import helm_python as helm
 import pytest
 import yaml
 
-from tests.deploy_helpers import REPO
+from tests.deploy_helpers import CHART, render
 from tests.images import podman as pm
 from tests.images.conftest import FIGURES, assert_same_result, writable_output
 
-CHART = REPO / "helm" / "atlaspatch"
 SHARDS = 2
 
 
@@ -34,12 +32,7 @@ def rendered(images: dict[str, str]) -> list[dict]:
     # No weights are needed on the CPU (efficientnet_lite0's come with the image).
     values["weights"] = {"volume": {"persistentVolumeClaim": None, "emptyDir": {}}}
     values["orchestrator"]["shards"] = SHARDS
-    chart = helm.Chart.load(CHART)
-    try:
-        files = chart.render(values, name="atlaspatch", namespace="pathology")
-    finally:
-        chart.close()
-    return [d for p, t in sorted(files.items()) if p.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
+    return render(values)
 
 
 def probe_command(container: dict) -> list[str]:
@@ -120,7 +113,8 @@ def run_job_pod(
         # The chart's two claims, bound to this machine's folders.
         claim = source["persistentVolumeClaim"]["claimName"]
         host = {"atlaspatch-slides": slides, "atlaspatch-output": out}[claim]
-        argv.append(f"--volume={host}:{mount['mountPath']}:{'ro' if mount.get('readOnly') else 'rw'}")
+        mode = "ro" if mount.get("readOnly") else "rw"
+        argv.append(f"--volume={host}:{mount['mountPath']}:{mode}")
     env = {e["name"]: e["value"] for e in container["env"]} | {"JOB_COMPLETION_INDEX": str(index)}
     argv += [f"--env={name}={value}" for name, value in env.items()]
     assert "command" not in container, "the image's entrypoint runs the args"
