@@ -58,7 +58,7 @@ test-fast: install
 
 # The images built from nothing and run (tests/images/): a Debian base from debootstrap, the
 # services, orchestrator and Triton images built on it with buildah, their containers, the
-# compose stack and the chart's workloads run with podman. About 15 minutes and 30 GB of disk
+# compose stack and the chart's workloads run with podman. About 10 minutes and 30 GiB of disk
 # at the peak; everything it makes is removed at its end. Needs root (debootstrap, podman) and
 # ../shared/data. IMAGE_WHEELS: folders of local wheels for the builds (':' between them);
 # IMAGE_CA: a CA bundle for a TLS-intercepting proxy.

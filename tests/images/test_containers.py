@@ -72,3 +72,17 @@ def test_the_two_images_share_the_library_layer(images: dict[str, str]) -> None:
     # Everything but the orchestrator's and services' own few megabytes is shared.
     own = pm.image_size(images["orchestrator"]) - FIGURES["shared_layers_bytes"]
     assert own < 50e6, f"the orchestrator has {own / 1e6:.0f} MB of its own"
+
+
+@pytest.mark.parametrize("name", ["services", "orchestrator"])
+def test_images_carry_no_build_tools_sources_or_caches(images: dict[str, str], name: str) -> None:
+    leftovers = [
+        "import glob, shutil",
+        "print([t for t in ('cc', 'gcc', 'g++', 'make') if shutil.which(t)]"
+        " + glob.glob('/root/.cache/*') + glob.glob('/tmp/*') + glob.glob('/src'))",
+    ]
+    found = pm.podman(
+        "run", "--rm", "--label", pm.LABEL, "--entrypoint", "python3", "--user", "0",
+        images[name], "-c", "; ".join(leftovers),
+    ).stdout  # fmt: skip
+    assert found.strip() == "[]", f"{name} carries {found}"
