@@ -11,8 +11,8 @@
 #                  everything in one process when no service is given).
 #
 # torch's wheels bring their own CUDA libraries: the base only needs the driver's user-space
-# hooks, which NVIDIA's smallest CUDA image has. Any Debian-like base works (BASE), e.g. a
-# CPU-only image: --build-arg BASE=debian:bookworm-slim
+# hooks, which NVIDIA's smallest CUDA image has. Any Debian-like base with Python >= 3.11 works
+# (BASE), e.g. a CPU-only image: --build-arg BASE=debian:bookworm-slim
 #                 --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # Behind a TLS-intercepting proxy or with wheels on local disk (podman/buildah):
 #   --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro --build-arg PIP_CERT=/etc/ssl/host-ca.crt
