@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from atlaspatch_api.errors import InvalidInput
+from encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 GEOMETRY = ("patch_size", "patch_size_level0", "target_magnification")
 
@@ -69,6 +70,14 @@ def check_patch_data(data: PatchData, name: str, dim: int, patch_size: int | Non
         raise InvalidInput(
             f"{data.path}: {name} needs {patch_size} px patches, these are {data.patch_size} px"
         )
+
+
+def read_model_input(patch_file: Path, facts: SlideEncoderFacts, dim: int) -> PatchData:
+    """The patch features a slide model reads, refused unless they are the ones it was made for."""
+    assert facts.patch_encoder is not None
+    data = read_patch_data(patch_file, facts.patch_encoder)
+    check_patch_data(data, facts.name, dim, facts.patch_size)
+    return data
 
 
 def _attribute(h5: h5py.File, name: str) -> float:

@@ -17,7 +17,7 @@ from encoder_service.slide_encoders.hub_code import (
     model_dtype,
     remote_class,
 )
-from encoder_service.slide_encoders.patch_data import check_patch_data, read_patch_data
+from encoder_service.slide_encoders.patch_data import read_model_input
 
 PATCH_FEATURE_DIM = 768
 
@@ -34,9 +34,7 @@ class Titan:
         self._model = model.to(device=self._device, dtype=self._dtype).eval()
 
     def encode_slide(self, patch_file: Path) -> np.ndarray:
-        assert self.facts.patch_encoder is not None
-        data = read_patch_data(patch_file, self.facts.patch_encoder)
-        check_patch_data(data, self.facts.name, PATCH_FEATURE_DIM, self.facts.patch_size)
+        data = read_model_input(patch_file, self.facts, PATCH_FEATURE_DIM)
         features = torch.from_numpy(data.features).unsqueeze(0).to(self._device)
         xy = torch.from_numpy(data.xy).unsqueeze(0).to(self._device)
         with torch.inference_mode(), autocast(self._device, self._dtype):

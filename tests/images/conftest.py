@@ -31,6 +31,9 @@ NETWORK = "atlaspatch-image-tests"
 FIGURES: dict[str, float | int | str] = {}
 REPORT = REPO / "build" / "test-images.json"
 NEEDED_GIB = 30  # measured: the Triton build with the other images still there
+# The job every run does, in containers and in one process: the same options, the same result.
+PROCESS_OPTIONS = ["--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu"]
+PROCESS_OPTIONS += ["--feature-extractors", "efficientnet_lite0"]
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -132,10 +135,6 @@ def in_process_h5(slides: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     argv = [REPO / ".venv" / "bin" / "atlaspatch", "process", slides / SLIDE, "--output", out]
     pm.run(*argv, *PROCESS_OPTIONS, "--device", "cpu", timeout=900)
     return out / "patches" / f"{Path(SLIDE).stem}.h5"
-
-
-PROCESS_OPTIONS = ["--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu"]
-PROCESS_OPTIONS += ["--feature-extractors", "efficientnet_lite0"]
 
 
 def writable_output(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:

@@ -3,6 +3,7 @@ orchestrator image's `process` through them writes what one process writes on th
 
 from __future__ import annotations
 
+from itertools import takewhile
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_orchestrator_container_process_equals_in_process(
 def test_the_two_images_share_the_library_layer(images: dict[str, str]) -> None:
     services = pm.image_layers(images["services"])
     orchestrator = pm.image_layers(images["orchestrator"])
-    shared = [a for a, b in zip(services, orchestrator, strict=False) if a == b]
+    pairs = zip(services, orchestrator, strict=False)
+    shared = list(takewhile(lambda pair: pair[0] == pair[1], pairs))
     sizes = pm.layer_sizes(images["services"])
     FIGURES["shared_layers_bytes"] = sum(sizes[: len(shared)])
     # Everything but the orchestrator's and services' own few megabytes is shared.
