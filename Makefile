@@ -58,16 +58,17 @@ test-fast: install
 
 # The images built from nothing and run (tests/images/): a Debian base from debootstrap, the
 # services, orchestrator and Triton images built on it with buildah, their containers, the
-# compose stack and the chart's workloads run with podman. About 10 minutes and 30 GiB of disk
-# at the peak; everything it makes is removed at its end. Needs root (debootstrap, podman) and
-# ../shared/data. IMAGE_WHEELS: folders of local wheels for the builds (':' between them);
-# IMAGE_CA: a CA bundle for a TLS-intercepting proxy.
+# compose stack and the chart's workloads run with podman. About 10 minutes and 20 GiB of disk
+# at the peak (with less than 21 GiB free it stops at once, saying so); everything it makes is
+# removed at its end. Needs root (debootstrap, podman) and ../shared/data. IMAGE_WHEELS: folders
+# of local wheels for the builds (':' between them); IMAGE_CA: a CA bundle for a TLS-intercepting
+# proxy.
 IMAGE_WHEELS ?= $(wildcard /opt/pypi-more/files)
 IMAGE_CA ?= $(firstword $(PIP_CERT) $(wildcard /etc/ssl/certs/ca-certificates.crt))
 
 test-images: install container-tools
 	ATLASPATCH_TEST_IMAGES=1 ATLASPATCH_IMAGE_WHEELS="$(IMAGE_WHEELS)" \
-		ATLASPATCH_IMAGE_CA="$(IMAGE_CA)" $(PY) -m pytest -v -o log_cli=true --log-cli-level=INFO tests/images
+		ATLASPATCH_IMAGE_CA="$(IMAGE_CA)" $(PY) -m pytest -v -rs -o log_cli=true --log-cli-level=INFO tests/images
 
 # Debian's podman, buildah, runc and debootstrap, installed where any is missing.
 container-tools:

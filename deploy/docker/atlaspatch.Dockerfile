@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# The two AtlasPatch images, built from one Dockerfile so that they share one layer holding
-# torch and every other library (about 6 GB with CUDA): a node pulls it once for both.
+# The two AtlasPatch images, built from one Dockerfile so that they share the layers holding
+# torch and every other library (about 6 GB with CUDA): a node pulls them once for both.
 #
 #   docker build -f deploy/docker/atlaspatch.Dockerfile --target services -t atlaspatch-services:0.1.0 .
 #   docker build -f deploy/docker/atlaspatch.Dockerfile --target orchestrator -t atlaspatch-orchestrator:0.1.0 .
@@ -28,20 +28,36 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
 
-# --- every library, in one layer: changes to the project's code never rebuild it ---------------
+# --- every library, in layers of at most 1.2 GB: the project's code never rebuilds them --------
 FROM python AS libraries
 ARG PIP_CERT
 ARG PIP_FIND_LINKS
 # Empty: torch from PyPI (the CUDA build on Linux).
 ARG TORCH_INDEX_URL=""
 ENV PATH=/opt/venv/bin:$PATH
-# The pins are pyproject.toml's. torch comes first: sam2 builds against it (without its
-# optional CUDA extension, so no compiler is needed).
+# The pins are pyproject.toml's. torch and its CUDA libraries come first, in six layers
+# (torch-layers.sh says which and why).
 RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
+    --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
     python3 -m venv /opt/venv \
     && pip install --upgrade pip setuptools wheel \
-    && python3 -c 'import tomllib; print(*tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/requirements.txt \
-    && pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} $(grep -E '^torch(vision)?==' /tmp/requirements.txt) \
+    && sh /tmp/torch-layers.sh lock $(grep -oE '"torch(vision)?==[^"]+"' /tmp/pyproject.toml | tr -d '"')
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 1
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 2
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 3
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 4
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 5
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 6
+# sam2 builds against that torch (without its optional CUDA extension, so no compiler is
+# needed); then every other pin.
+RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
+    python3 -c 'import tomllib; print(*tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/requirements.txt \
     && SAM2_BUILD_CUDA=0 pip install --no-build-isolation $(grep -E '^sam2==' /tmp/requirements.txt) \
     && pip install -r /tmp/requirements.txt \
     && rm -rf /tmp/requirements.txt /root/.cache

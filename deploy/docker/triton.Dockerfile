@@ -16,9 +16,23 @@ ARG PIP_FIND_LINKS
 USER root
 # Triton's Python backend runs the image's own Python, so the packages go there.
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_BREAK_SYSTEM_PACKAGES=1
+# torch and its CUDA libraries in six layers, as in atlaspatch.Dockerfile.
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh lock torch==2.14.1 torchvision==0.29.1 numpy==1.26.4
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 1
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 2
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 3
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 4
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 5
+RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-layers.sh \
+    sh /tmp/torch-layers.sh install 6
 RUN --mount=type=bind,source=deploy/triton/model-requirements.txt,target=/tmp/model-requirements.txt \
-    pip install torch==2.14.1 torchvision==0.29.1 numpy==1.26.4 \
-    && SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
+    SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
     && pip install -r /tmp/model-requirements.txt
 # The models import the services' packages and the API package they stand on, nothing else.
 COPY proto/atlaspatch_api/ /opt/atlaspatch/src/atlaspatch_api/

@@ -1,7 +1,7 @@
 """The images built and run for real (`make test-images`): a Debian base made with debootstrap,
 the images built on it with buildah, their containers, compose stack and chart run with podman.
 
-Collected only with ATLASPATCH_TEST_IMAGES=1: a run takes about 10 minutes and 30 GiB of disk
+Collected only with ATLASPATCH_TEST_IMAGES=1: a run takes about 10 minutes and 20 GiB of disk
 at its peak. Everything a run makes (containers, pods, networks, images) is
 removed at its end, also when a test fails."""
 
@@ -30,7 +30,7 @@ NETWORK = "atlaspatch-image-tests"
 # Figures of this run: build times, image sizes, how long containers took to become healthy.
 FIGURES: dict[str, float | int | str] = {}
 REPORT = REPO / "build" / "test-images.json"
-NEEDED_GIB = 30  # measured: the Triton build with the other images still there
+NEEDED_GIB = 21  # measured 19-20 at the peak: the Triton build, the other images still there
 # The job every run does, in containers and in one process: the same options, the same result.
 PROCESS_OPTIONS = ["--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu"]
 PROCESS_OPTIONS += ["--feature-extractors", "efficientnet_lite0"]
@@ -49,7 +49,12 @@ def clean_up_afterwards():
     store = pm.podman("info", "--format", "{{.Store.GraphRoot}}").stdout.strip()
     free = shutil.disk_usage(store).free / 2**30
     if free < NEEDED_GIB:
-        pm.log.warning("%.0f GiB free under %s: a run needs about %d", free, store, NEEDED_GIB)
+        short = f"{free:.0f} GiB free under {store}: building the images needs about {NEEDED_GIB}"
+        # CI machines differ in disk: there, say so and skip rather than fail halfway through.
+        if os.environ.get("ATLASPATCH_IMAGE_TESTS_SKIP_SHORT_DISK") == "1":
+            pytest.skip(short)
+        pytest.exit(f"{short}; free some, or give podman a graphroot with room", returncode=1)
+    disk = pm.DiskWatch(store)
     before = set(pm.podman("images", "--all", "--quiet", "--no-trunc").stdout.split())
     volumes_before = set(pm.podman("volume", "ls", "--quiet").stdout.split())
     yield
@@ -67,6 +72,7 @@ def clean_up_afterwards():
         if image not in before:
             pm.podman("rmi", "-f", image, check=False)
     FIGURES["total_seconds"] = round(time.monotonic() - started)
+    FIGURES["peak_disk_gib"] = round(disk.stop() / 2**30, 1)
 
 
 @pytest.fixture(scope="session")

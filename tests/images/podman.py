@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -70,12 +72,11 @@ def build(
     tag: str,
     build_args: dict[str, str],
     target: str | None = None,
-    layers: bool = True,
 ) -> float:
     """Build deploy/docker/<dockerfile> from the repository; the seconds it took."""
     volumes, source_args = package_sources()
     argv = ["buildah", "bud", "--isolation", "chroot", "--format", "docker", *volumes]
-    argv += [f"--layers={str(layers).lower()}", "-f", f"deploy/docker/{dockerfile}", "-t", tag]
+    argv += ["--layers", "-f", f"deploy/docker/{dockerfile}", "-t", tag]
     for name, value in {**source_args, **build_args}.items():
         argv += ["--build-arg", f"{name}={value}"]
     if target:
@@ -85,7 +86,9 @@ def build(
     finished = subprocess.run(
         [*argv, str(REPO)], capture_output=True, text=True, timeout=3600, env=environment()
     )
-    assert finished.returncode == 0, f"building {tag} failed:\n{finished.stdout[-6000:]}"
+    assert finished.returncode == 0, (
+        f"building {tag} failed:\n{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}"
+    )
     log.info("built %s in %.0f s", tag, time.monotonic() - started)
     return time.monotonic() - started
 
@@ -147,3 +150,25 @@ def remove_everything_labelled(networks: list[str]) -> None:
             podman("rm", "-f", "-t", "5", container, check=False)
     for network in networks:
         podman("network", "rm", "-f", network, check=False)
+
+
+class DiskWatch:
+    """The most disk a run used on top of what was in use when it started, sampled every 2 s."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._start = shutil.disk_usage(path).used
+        self._peak = self._start
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(2):
+            self._peak = max(self._peak, shutil.disk_usage(self._path).used)
+
+    def stop(self) -> int:
+        """Bytes above the start at the peak."""
+        self._done.set()
+        self._thread.join()
+        return self._peak - self._start

@@ -64,7 +64,7 @@ def test_orchestrator_container_process_equals_in_process(
     assert_same_result(out / "patches" / in_process_h5.name, in_process_h5)
 
 
-def test_the_two_images_share_the_library_layer(images: dict[str, str]) -> None:
+def test_the_two_images_share_the_library_layers(images: dict[str, str]) -> None:
     services = pm.image_layers(images["services"])
     orchestrator = pm.image_layers(images["orchestrator"])
     pairs = zip(services, orchestrator, strict=False)
@@ -74,6 +74,14 @@ def test_the_two_images_share_the_library_layer(images: dict[str, str]) -> None:
     # Everything but the orchestrator's and services' own few megabytes is shared.
     own = pm.image_size(images["orchestrator"]) - FIGURES["shared_layers_bytes"]
     assert own < 50e6, f"the orchestrator has {own / 1e6:.0f} MB of its own"
+
+
+def test_torch_comes_in_layers_of_at_most_1_3_gb(images: dict[str, str]) -> None:
+    # One 6 GB layer took 24 GiB of disk to build (two temporary copies) and pulls in one piece.
+    sizes = pm.layer_sizes(images["services"])
+    FIGURES["largest_layer_bytes"] = max(sizes)
+    assert sum(sizes) > 5e9, "expected torch's CUDA build"
+    assert max(sizes) < 1.3e9, f"layers of {[round(s / 1e9, 2) for s in sizes]} GB"
 
 
 @pytest.mark.parametrize("name", ["services", "orchestrator"])
