@@ -1,8 +1,8 @@
 #!/bin/sh
 # torch and the CUDA libraries it brings (about 5 GB) installed as six Docker layers of at most
-# 1.2 GB instead of one: they pull in parallel, and building needs half the disk, since a builder
+# 1.2 GB instead of one: they pull in parallel, and building needs about half the disk: a builder
 # writes two temporary copies of the layer it commits (with buildah, the services image took
-# 24 GiB of disk to build with one layer, 11.5 GiB with six).
+# 24 GiB of disk to build with one layer, 13.5 GiB with six).
 #
 #   torch-layers.sh lock REQUIREMENT...   resolve the requirements into /opt/torch.lock
 #   torch-layers.sh install N             install layer N of 6 (each in a RUN of its own)
