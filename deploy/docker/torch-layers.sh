@@ -1,5 +1,5 @@
 #!/bin/sh
-# torch and the CUDA libraries it brings (about 5 GB) installed as six Docker layers of at most
+# torch and the CUDA libraries it brings (5.8 GB) installed as six Docker layers of at most
 # 1.2 GB instead of one: they pull in parallel, and building needs about half the disk: a builder
 # writes two temporary copies of the layer it commits (with buildah, the services image took
 # 24 GiB of disk to build with one layer, 13.5 GiB with six).
@@ -23,13 +23,11 @@ triton
 case "${1:-}" in
 lock)
     shift
-    pip install --dry-run --ignore-installed --quiet --report /tmp/torch-report.json \
-        ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$@"
-    python3 -c 'import json, sys
-for item in json.load(open(sys.argv[1]))["install"]:
-    print(item["metadata"]["name"] + "==" + item["metadata"]["version"])' \
-        /tmp/torch-report.json >"$LOCK"
-    rm /tmp/torch-report.json
+    pip install --dry-run --ignore-installed --quiet --report - \
+        ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$@" |
+        python3 -c 'import json, sys
+for item in json.load(sys.stdin)["install"]:
+    print(item["metadata"]["name"] + "==" + item["metadata"]["version"])' >"$LOCK"
     ;;
 install)
     pattern=$(echo "$LAYERS" | sed -n "${2}p")

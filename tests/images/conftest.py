@@ -28,7 +28,7 @@ if os.environ.get("ATLASPATCH_TEST_IMAGES") != "1":
 SLIDE = "CMU-1-Small-Region.svs"
 NETWORK = "atlaspatch-image-tests"
 # Figures of this run: build times, image sizes, how long containers took to become healthy.
-FIGURES: dict[str, float | int | str] = {}
+FIGURES: dict[str, float | int | str | list[int]] = {}
 REPORT = REPO / "build" / "test-images.json"
 NEEDED_GIB = 21  # measured 19-20 at the peak: the Triton build, the other images still there
 # The job every run does, in containers and in one process: the same options, the same result.
