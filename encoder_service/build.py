@@ -15,6 +15,8 @@ def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
     """The network of `spec`; `weights=None` leaves it randomly initialised."""
     if spec.builder == "timm":
         return _timm_network(spec, weights)
+    if spec.builder == "torchvision":
+        return _torchvision_network(spec, weights)
     if spec.builder == "external":
         from encoder_service.external_networks import build_external
 
@@ -62,6 +64,26 @@ def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
         pretrained_cfg_overlay={"file": str(weights), "hf_hub_id": None, "url": None},
         **kwargs,
     ).eval()
+
+
+def _torchvision_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
+    """torchvision's network as its weights enum makes it (`model_kwargs`: its constructor's
+    arguments and `head`, the classifier replaced by Identity, as the reference does)."""
+    import torchvision
+
+    kwargs = dict(spec.model_kwargs)
+    head = kwargs.pop("head")
+    model = getattr(torchvision.models, spec.architecture)(weights=None, **kwargs)
+    if weights is not None:
+        from encoder_service.checkpoints import load_published
+
+        load_published(model, weights)
+    *parents, last = head.split(".")
+    owner = model
+    for part in parents:
+        owner = getattr(owner, part)
+    setattr(owner, last, torch.nn.Identity())
+    return model.eval()
 
 
 def _load_by_position(model: torch.nn.Module, weights: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
+from encoder_service.spec import EncoderSpec, HubWeights, UrlWeights, WheelWeights
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -37,18 +37,84 @@ def _timm(name: str, dim: int, timm_name: str, family: str, **facts) -> EncoderS
     )
 
 
-def _clip(name: str, dim: int, timm_name: str, input_size: int = 224) -> EncoderSpec:
-    # OpenAI CLIP: timm keeps the image projection as the head when num_classes is its width.
-    return _timm(
-        name,
-        dim,
-        timm_name,
-        "clip",
+TORCHVISION_URL = "https://download.pytorch.org/models/"
+
+
+def _torchvision(
+    name: str, dim: int, weights_file: str, head: str, resize_to: int, **facts
+) -> EncoderSpec:
+    """torchvision's network and ImageNet weights, with its weights enum's eval transform:
+    the shorter side to resize_to (bilinear), the centre input_size kept."""
+    facts.setdefault("model_kwargs", {})
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=name,
+        weights=UrlWeights(TORCHVISION_URL + weights_file),
+        resize_to=resize_to,
+        interpolation=facts.pop("interpolation", "bilinear"),
+        model_kwargs={"num_classes": 1000, "head": head, **facts.pop("model_kwargs")},
+        family=name.rstrip("0123456789").split("_")[0],
+        license=facts.pop("license", "bsd-3-clause"),
+        builder="torchvision",
+        features_version=2,
+        **facts,
+    )
+
+
+def torchvision_specs() -> list[EncoderSpec]:
+    """The reference takes each weights enum's IMAGENET1K_V1 (SWAG for ViT-H/14, which has
+    none) and replaces the classifier by Identity: ConvNeXt's pooled features before its final
+    LayerNorm, ViT's class token after it."""
+    return [
+        _torchvision("resnet18", 512, "resnet18-f37072fd.pth", "fc", 256),
+        _torchvision("resnet34", 512, "resnet34-b627a593.pth", "fc", 256),
+        _torchvision("resnet50", 2048, "resnet50-0676ba61.pth", "fc", 256),
+        _torchvision("resnet101", 2048, "resnet101-63fe2227.pth", "fc", 256),
+        _torchvision("resnet152", 2048, "resnet152-394f9c45.pth", "fc", 256),
+        _torchvision("convnext_tiny", 768, "convnext_tiny-983f1562.pth", "classifier", 236),
+        _torchvision("convnext_small", 768, "convnext_small-0c510722.pth", "classifier", 230),
+        _torchvision("convnext_base", 1024, "convnext_base-6075fbad.pth", "classifier", 232),
+        _torchvision("convnext_large", 1536, "convnext_large-ea097f82.pth", "classifier", 232),
+        _torchvision("vit_b_16", 768, "vit_b_16-c867db91.pth", "heads", 256),
+        _torchvision("vit_b_32", 768, "vit_b_32-d86f8d99.pth", "heads", 256),
+        _torchvision("vit_l_16", 1024, "vit_l_16-852ce7e3.pth", "heads", 242),
+        _torchvision("vit_l_32", 1024, "vit_l_32-c7638314.pth", "heads", 256),
+        _torchvision(
+            "vit_h_14",
+            1280,
+            "vit_h_14_swag-80465313.pth",
+            "heads",
+            518,
+            input_size=518,
+            interpolation="bicubic",
+            model_kwargs={"image_size": 518},
+            license="cc-by-nc-4.0",
+        ),
+    ]
+
+
+def _clip(
+    name: str, dim: int, open_clip_model: str, timm_repo: str, input_size: int = 224
+) -> EncoderSpec:
+    """OpenAI CLIP's image tower as the reference builds it: open_clip's own configuration of
+    the name, with open_clip's file of OpenAI's weights (in timm's hub repository). open_clip
+    3 builds it with GELU, as the reference runs it, although OpenAI trained with QuickGELU."""
+    return EncoderSpec(
+        name=name,
+        embedding_dim=dim,
+        architecture=f"open_clip {open_clip_model}",
+        weights=HubWeights(
+            f"timm/{timm_repo}", ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+        ),
         input_size=input_size,
         mean=CLIP_MEAN,
         std=CLIP_STD,
-        model_kwargs={"num_classes": dim},
+        model_kwargs={"open_clip_model": open_clip_model},
+        family="clip",
         license="mit",
+        builder="open_clip",
+        features_version=2,
     )
 
 
@@ -79,10 +145,16 @@ def builtin_specs() -> list[EncoderSpec]:
 
 
 def _specs() -> list[EncoderSpec]:
-    tv = {"interpolation": "bilinear", "license": "bsd-3-clause"}
-    vit = {"mean": HALF_MEAN, "std": HALF_STD, "license": "apache-2.0"}
-    dinov2 = {"model_kwargs": {"num_classes": 0, "img_size": 224}, "license": "apache-2.0"}
-    dinov3 = {"input_size": 256, "license": "dinov3-license"}
+    # The reference runs facebook/dinov3-* through transformers: the class token after the
+    # last norm (pooler_output), the patch resized to 224 bilinear by its image processor.
+    # Those whose published configuration is known are built so too (catalog_hf.py); these,
+    # timm's equivalent networks with its converted weights, pooled the same way.
+    dinov3 = {
+        "interpolation": "bilinear",
+        "model_kwargs": {"num_classes": 0, "global_pool": "token"},
+        "license": "dinov3-license",
+        "features_version": 2,
+    }
     dinov3_sat = {**dinov3, "mean": SAT_MEAN, "std": SAT_STD}
     return [
         EncoderSpec(
@@ -95,37 +167,10 @@ def _specs() -> list[EncoderSpec]:
             family="efficientnet",
             license="apache-2.0",
         ),
-        _timm("resnet18", 512, "resnet18.tv_in1k", "resnet", **tv),
-        _timm("resnet34", 512, "resnet34.tv_in1k", "resnet", **tv),
-        _timm("resnet50", 2048, "resnet50.tv_in1k", "resnet", **tv),
-        _timm("resnet101", 2048, "resnet101.tv_in1k", "resnet", **tv),
-        _timm("resnet152", 2048, "resnet152.tv_in1k", "resnet", **tv),
-        _timm("convnext_tiny", 768, "convnext_tiny.fb_in1k", "convnext", license="apache-2.0"),
-        _timm("convnext_small", 768, "convnext_small.fb_in1k", "convnext", license="apache-2.0"),
-        _timm("convnext_base", 1024, "convnext_base.fb_in1k", "convnext", license="apache-2.0"),
-        _timm("convnext_large", 1536, "convnext_large.fb_in1k", "convnext", license="apache-2.0"),
-        _timm("vit_b_16", 768, "vit_base_patch16_224.augreg2_in21k_ft_in1k", "vit", **vit),
-        _timm("vit_b_32", 768, "vit_base_patch32_224.augreg_in21k_ft_in1k", "vit", **vit),
-        _timm("vit_l_16", 1024, "vit_large_patch16_224.augreg_in21k_ft_in1k", "vit", **vit),
-        _timm(
-            "vit_l_32",
-            1024,
-            "vit_large_patch32_384.orig_in21k_ft_in1k",
-            "vit",
-            input_size=384,
-            **vit,
-        ),
-        _timm("vit_h_14", 1280, "vit_huge_patch14_224.orig_in21k", "vit", **vit),
-        _timm("dinov2_small", 384, "vit_small_patch14_dinov2.lvd142m", "dinov2", **dinov2),
-        _timm("dinov2_base", 768, "vit_base_patch14_dinov2.lvd142m", "dinov2", **dinov2),
-        _timm("dinov2_large", 1024, "vit_large_patch14_dinov2.lvd142m", "dinov2", **dinov2),
-        _timm("dinov2_giant", 1536, "vit_giant_patch14_dinov2.lvd142m", "dinov2", **dinov2),
-        _timm("dinov3_vits16", 384, "vit_small_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
+        *torchvision_specs(),
         _timm(
             "dinov3_vits16_plus", 384, "vit_small_plus_patch16_dinov3.lvd1689m", "dinov3", **dinov3
         ),
-        _timm("dinov3_vitb16", 768, "vit_base_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
-        _timm("dinov3_vitl16", 1024, "vit_large_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
         _timm(
             "dinov3_vitl16_sat", 1024, "vit_large_patch16_dinov3.sat493m", "dinov3", **dinov3_sat
         ),
@@ -134,15 +179,15 @@ def _specs() -> list[EncoderSpec]:
         ),
         _timm("dinov3_vit7b16", 4096, "vit_7b_patch16_dinov3.lvd1689m", "dinov3", **dinov3),
         _timm("dinov3_vit7b16_sat", 4096, "vit_7b_patch16_dinov3.sat493m", "dinov3", **dinov3_sat),
-        _clip("clip_rn50", 1024, "resnet50_clip.openai"),
-        _clip("clip_rn101", 512, "resnet101_clip.openai"),
-        _clip("clip_rn50x4", 640, "resnet50x4_clip.openai", input_size=288),
-        _clip("clip_rn50x16", 768, "resnet50x16_clip.openai", input_size=384),
-        _clip("clip_rn50x64", 1024, "resnet50x64_clip.openai", input_size=448),
-        _clip("clip_vit_b_32", 512, "vit_base_patch32_clip_224.openai"),
-        _clip("clip_vit_b_16", 512, "vit_base_patch16_clip_224.openai"),
-        _clip("clip_vit_l_14", 768, "vit_large_patch14_clip_224.openai"),
-        _clip("clip_vit_l_14_336", 768, "vit_large_patch14_clip_336.openai", input_size=336),
+        _clip("clip_rn50", 1024, "RN50", "resnet50_clip.openai"),
+        _clip("clip_rn101", 512, "RN101", "resnet101_clip.openai"),
+        _clip("clip_rn50x4", 640, "RN50x4", "resnet50x4_clip.openai", input_size=288),
+        _clip("clip_rn50x16", 768, "RN50x16", "resnet50x16_clip.openai", 384),
+        _clip("clip_rn50x64", 1024, "RN50x64", "resnet50x64_clip.openai", 448),
+        _clip("clip_vit_b_32", 512, "ViT-B-32", "vit_base_patch32_clip_224.openai"),
+        _clip("clip_vit_b_16", 512, "ViT-B-16", "vit_base_patch16_clip_224.openai"),
+        _clip("clip_vit_l_14", 768, "ViT-L-14", "vit_large_patch14_clip_224.openai"),
+        _clip("clip_vit_l_14_336", 768, "ViT-L-14-336", "vit_large_patch14_clip_336.openai", 336),
         *pathology_specs(),
         *_reference_specs(),
     ]
@@ -167,16 +212,25 @@ def pathology_specs() -> list[EncoderSpec]:
         "dynamic_img_size": True,
         **SWIGLU,
     }
-    h_optimus = {"model_kwargs": GIANT_REG4, "mean": HOPTIMUS_MEAN, "std": HOPTIMUS_STD}
+    # The reference resizes H-optimus' patches with torchvision's default, bilinear.
+    h_optimus = {
+        "model_kwargs": GIANT_REG4,
+        "mean": HOPTIMUS_MEAN,
+        "std": HOPTIMUS_STD,
+        "interpolation": "bilinear",
+        "features_version": 2,
+    }
     virchow_pooling = {"pooling": "cls_and_mean"}
     return [
         _gated(
             "uni_v1",
             1024,
             "vit_large_patch16_224",
-            "MahmoodLab/UNI",
+            "MahmoodLab/uni",  # as the reference names it: its hub cache folder is this
             "cc-by-nc-nd-4.0",
             model_kwargs=vit_l,
+            interpolation="bilinear",
+            features_version=2,
         ),
         _gated(
             "uni_v2",
@@ -225,7 +279,11 @@ def pathology_specs() -> list[EncoderSpec]:
             "vit_giant_patch14_dinov2",
             "prov-gigapath/prov-gigapath",
             "apache-2.0",
-            model_kwargs={"img_size": 224, "num_classes": 0, "init_values": 1e-5},
+            # Published with 16 px patches on timm's ViT-g/14 (which would otherwise resample
+            # the kernels silently); the reference resizes to 256 and keeps the centre 224.
+            model_kwargs={"img_size": 224, "patch_size": 16, "num_classes": 0, "init_values": 1e-5},
+            resize_to=256,
+            features_version=2,
         ),
         _gated(
             "h_optimus_0",

@@ -29,7 +29,7 @@ def _transformers(
         architecture=f"transformers.{model_class}",
         weights=facts.pop("weights", None) or _hub(repo, gated=facts.pop("gated", False)),
         model_kwargs=model_kwargs,
-        family="pathology",
+        family=facts.pop("family", "pathology"),
         builder="transformers",
         **facts,
     )
@@ -77,9 +77,69 @@ def _dinov2(hidden: int, layers: int, heads: int, patch: int, **more: Any) -> di
     }
 
 
+def _meta_dinov2(name: str, dim: int, layers: int, heads: int, swiglu: bool = False):
+    """Meta's DINOv2 as the reference loads it (facebook/dinov2-*, transformers' Dinov2Model):
+    the class token after the last norm; the image processor's shorter side to 256 (bicubic),
+    the centre 224."""
+    size = {384: "small", 768: "base", 1024: "large", 1536: "giant"}[dim]
+    config = {**_dinov2(dim, layers, heads, 14), "image_size": 518, "layerscale_value": 1.0}
+    return _transformers(
+        name,
+        dim,
+        f"facebook/dinov2-{size}",
+        "Dinov2Model",
+        {**config, "use_swiglu_ffn": swiglu, "layer_norm_eps": 1e-6},
+        "cls",
+        resize_to=256,
+        family="dinov2",
+        license="apache-2.0",
+        features_version=2,
+    )
+
+
+def _meta_dinov3(name: str, repo_size: str, dim: int, layers: int, heads: int) -> EncoderSpec:
+    """Meta's DINOv3 as the reference loads it (facebook/dinov3-*, transformers'
+    DINOv3ViTModel, their published config.json): pooler_output, the class token after the
+    last norm; the image processor resizes to 224, bilinear, no crop."""
+    config = {
+        "hidden_size": dim,
+        "intermediate_size": 4 * dim,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "patch_size": 16,
+        "image_size": 224,
+        "num_register_tokens": 4,
+        "layerscale_value": 1.0,
+        "layer_norm_eps": 1e-5,
+        "key_bias": False,
+        "rope_theta": 100.0,
+        "pos_embed_rescale": 2.0,
+        "use_gated_mlp": False,
+    }
+    return _transformers(
+        name,
+        dim,
+        f"facebook/dinov3-{repo_size}-pretrain-lvd1689m",
+        "DINOv3ViTModel",
+        config,
+        "pooler",
+        interpolation="bilinear",
+        family="dinov3",
+        license="dinov3-license",
+        features_version=2,
+    )
+
+
 def hf_specs() -> list[EncoderSpec]:
     clip = {"mean": CLIP_MEAN, "std": CLIP_STD}
     return [
+        _meta_dinov3("dinov3_vits16", "vits16", 384, 12, 6),
+        _meta_dinov3("dinov3_vitb16", "vitb16", 768, 12, 12),
+        _meta_dinov3("dinov3_vitl16", "vitl16", 1024, 24, 16),
+        _meta_dinov2("dinov2_small", 384, 12, 6),
+        _meta_dinov2("dinov2_base", 768, 12, 12),
+        _meta_dinov2("dinov2_large", 1024, 24, 16),
+        _meta_dinov2("dinov2_giant", 1536, 40, 24, swiglu=True),
         _transformers(
             "phikon_v1",
             768,
@@ -92,9 +152,11 @@ def hf_specs() -> list[EncoderSpec]:
                 "num_attention_heads": 12,
                 "image_size": 224,
                 "patch_size": 16,
+                "layer_norm_eps": 1e-6,
             },
             "cls",
             interpolation="bilinear",
+            features_version=2,
             model_kwargs={"model_args": {"add_pooling_layer": False}},
             license="owkin-non-commercial",
         ),
@@ -112,7 +174,7 @@ def hf_specs() -> list[EncoderSpec]:
             768,
             "histai/hibou-B",
             "Dinov2WithRegistersModel",
-            _dinov2(768, 12, 12, 14, num_register_tokens=4),
+            _dinov2(768, 12, 12, 14, num_register_tokens=4, use_swiglu_ffn=True),
             "pooler",
             mean=HIBOU_MEAN,
             std=HIBOU_STD,
@@ -213,9 +275,17 @@ def hf_specs() -> list[EncoderSpec]:
             "quilt_b_16_pmb",
             512,
             _hub("wisdomik/QuiltNet-B-16-PMB", "open_clip_pytorch_model.bin"),
+            # Its open_clip_config.json: BiomedCLIP's image tower (timm's ViT-B/16, a linear
+            # projection), not open_clip's own ViT-B/16.
             {
                 "embed_dim": 512,
-                "vision_cfg": {"image_size": 224, "layers": 12, "width": 768, "patch_size": 16},
+                "vision_cfg": {
+                    "timm_model_name": "vit_base_patch16_224",
+                    "timm_model_pretrained": False,
+                    "timm_pool": "",
+                    "timm_proj": "linear",
+                    "image_size": 224,
+                },
             },
             license="mit",
         ),

@@ -23,15 +23,17 @@ def hub_weights(repo: str, *filenames: str, gated: bool = False) -> HubWeights:
     return HubWeights(repo, filenames or ("model.safetensors", "pytorch_model.bin"), gated)
 
 
-def _lunit(name: str, dim: int, timm_name: str) -> EncoderSpec:
+def _lunit(name: str, dim: int, timm_name: str, crop_pct: float) -> EncoderSpec:
     # The hub repository's config.json decides the preprocessing when it is there, as
-    # timm's data config does for the reference; these are its values on 2026-11.
+    # timm's data config does for the reference; these are its published values (timm's
+    # a1_in1k ResNet-50 and DINO ViT-S settings, ImageNet statistics, bicubic).
     return EncoderSpec(
         name=name,
         embedding_dim=dim,
         architecture=timm_name.split(".")[0],
         weights=hub_weights(f"1aurent/{timm_name}"),
-        crop_pct=0.95,
+        crop_pct=crop_pct,
+        features_version=2,
         family="pathology",
         license="lunit-non-commercial",
         preprocessing_from_hub=True,
@@ -54,11 +56,11 @@ def _external(name: str, dim: int, weights: HubWeights, needs: str, **facts) -> 
 def reference_specs() -> list[EncoderSpec]:
     clip = {"mean": CLIP_MEAN, "std": CLIP_STD}
     return [
-        _lunit("lunit_resnet50_bt", 2048, "resnet50.lunit_bt"),
-        _lunit("lunit_resnet50_swav", 2048, "resnet50.lunit_swav"),
-        _lunit("lunit_resnet50_mocov2", 2048, "resnet50.lunit_mocov2"),
-        _lunit("lunit_vit_small_patch16_dino", 384, "vit_small_patch16_224.lunit_dino"),
-        _lunit("lunit_vit_small_patch8_dino", 384, "vit_small_patch8_224.lunit_dino"),
+        _lunit("lunit_resnet50_bt", 2048, "resnet50.lunit_bt", 0.95),
+        _lunit("lunit_resnet50_swav", 2048, "resnet50.lunit_swav", 0.95),
+        _lunit("lunit_resnet50_mocov2", 2048, "resnet50.lunit_mocov2", 0.95),
+        _lunit("lunit_vit_small_patch16_dino", 384, "vit_small_patch16_224.lunit_dino", 0.9),
+        _lunit("lunit_vit_small_patch8_dino", 384, "vit_small_patch8_224.lunit_dino", 0.9),
         EncoderSpec(
             name="pathorchestra",
             embedding_dim=1024,

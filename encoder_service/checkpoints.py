@@ -39,8 +39,15 @@ def load_published(
     with, then goes through `rename` (None drops it); keys the module lacks (text towers,
     classifier heads) are left out. A tensor the module needs and the file lacks is an error."""
     target = module.state_dict()
+    state = read_state(path)
+    # A whole model's checkpoint (a CLIP with its text tower) names the wanted part by its
+    # prefix; its other keys may repeat the part's own names (both towers have a
+    # `positional_embedding`), so they are left out. A checkpoint of the part alone has none.
+    prefixed = {key for key in state if any(key.startswith(p) for p in prefixes)}
     matched: dict[str, torch.Tensor] = {}
-    for key, value in read_state(path).items():
+    for key, value in state.items():
+        if prefixed and key not in prefixed:
+            continue
         stripped = next((key[len(p) :] for p in prefixes if key.startswith(p)), key)
         name = rename(stripped)
         if name is None or name not in target:

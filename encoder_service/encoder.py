@@ -85,10 +85,13 @@ class NetworkEncoder:
                 mode=self.spec.interpolation,
                 align_corners=False,
                 antialias=True,
-            ).clamp_(0, 1)
+            )
+            # The reference resizes uint8 images (PIL, torchvision, transformers): rounding to
+            # 8 bits here, as they do, keeps the features within rounding of theirs.
+            x = x.mul_(255).round_().clamp_(0, 255).div_(255)
         size = self.spec.input_size
         if resized != size:
-            start = (resized - size) // 2
+            start = int(round((resized - size) / 2))  # torchvision's CenterCrop
             x = x[:, :, start : start + size, start : start + size]
         x = ((x - self._mean) / self._std).to(self.dtype)
         return x.contiguous(memory_format=self._layout)
@@ -100,6 +103,8 @@ class NetworkEncoder:
             output = torch.cat(
                 [output[:, 0], output[:, self.spec.prefix_tokens :].mean(dim=1)], dim=-1
             )
+        elif output.ndim > 2:  # a pooled map (B, C, 1, 1), as torchvision's ConvNeXt gives
+            output = output.flatten(start_dim=1)
         return output.float().cpu()
 
     def warm_up(self, batch_size: int) -> None:
@@ -123,5 +128,6 @@ class NetworkEncoder:
             "weights_origin": self._weights_origin,
             "weights_sha256": self._weights_sha256,
             "precision": self.precision,
+            "features_version": self.spec.features_version,
             "preprocessing": self.spec.preprocessing(),
         }

@@ -7,13 +7,26 @@ import dataclasses
 import json
 from pathlib import Path
 
-from encoder_service.spec import EncoderSpec
+from atlaspatch_api.hosting import model_files
+from encoder_service.spec import EncoderSpec, HubWeights
+
+CONFIG = "config.json"
+
+
+def fetch_hub_config(spec: EncoderSpec) -> None:
+    """Put the repository's config.json beside its weights in the cache (the weights alone
+    were all a download fetched before); where the hub cannot be reached, the registry's
+    values stand, which are the published ones."""
+    if not isinstance(spec.weights, HubWeights):
+        return
+    if model_files.find_in_cache(spec.weights.repo, (CONFIG,)) is None:
+        model_files.download(spec.weights.repo, (CONFIG,))
 
 
 def with_hub_preprocessing(spec: EncoderSpec, weights: Path) -> EncoderSpec:
     """`spec` with the mean, std, interpolation, crop and input size its repository's
     config.json states; unchanged where there is none or it says nothing usable."""
-    config_path = weights.parent / "config.json"
+    config_path = weights.parent / CONFIG
     try:
         published = json.loads(config_path.read_text())["pretrained_cfg"]
     except (OSError, ValueError, KeyError, TypeError):

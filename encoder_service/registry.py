@@ -10,7 +10,7 @@ from encoder_service.catalog import builtin_specs
 from encoder_service.custom import CustomEncoder, CustomEncoderEntry
 from encoder_service.encoder import Encoder, NetworkEncoder
 from encoder_service.external_networks import check_installed
-from encoder_service.hub_preprocessing import with_hub_preprocessing
+from encoder_service.hub_preprocessing import fetch_hub_config, with_hub_preprocessing
 from encoder_service.precision import checked_precision, default_precision, torch_dtype
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import resolve_weights
@@ -73,6 +73,8 @@ class EncoderRegistry:
             check_installed(spec)
         weights = resolve_weights(spec, weights_dir, allow_download)
         if spec.preprocessing_from_hub:
+            if allow_download and weights.origin in ("hub", "hf-cache"):
+                fetch_hub_config(spec)
             spec = with_hub_preprocessing(spec, weights.path)
         network = build_network(spec, weights.path)
         return NetworkEncoder(spec, network, device, precision, weights.sha256(), weights.origin)

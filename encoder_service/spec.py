@@ -3,6 +3,7 @@ weights come from. Building it is someone else's job (build.py)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,24 @@ class ManualWeights:
     filename: str
 
 
-WeightsSource = HubWeights | WheelWeights | ManualWeights
+@dataclass(frozen=True)
+class UrlWeights:
+    """A file at a fixed URL, kept in torch hub's cache as torchvision keeps its weights (so a
+    machine that ran torchvision already has it); its name carries the sha256 prefix."""
+
+    url: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+WeightsSource = HubWeights | WheelWeights | ManualWeights | UrlWeights
 
 # How the network is made: timm's builders, transformers' or open_clip's classes, the
 # CTransPath network written here, or a package this project cannot install (the entry
 # says which in `needs`).
-BUILDERS = ("timm", "transformers", "open_clip", "ctranspath", "external")
+BUILDERS = ("timm", "torchvision", "transformers", "open_clip", "ctranspath", "external")
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,11 @@ class EncoderSpec:
     architecture: str  # what the builder makes, e.g. timm's "resnet50"
     weights: WeightsSource
     input_size: int = 224
-    # The patch is resized to input_size / crop_pct, then its centre input_size cut out
-    # (what timm's and transformers' eval transforms do); 1.0 resizes the whole patch.
+    # The patch is resized to input_size / crop_pct (rounded down, as timm does) or to
+    # resize_to where set, then its centre input_size cut out (what timm's, torchvision's and
+    # transformers' eval transforms do); crop_pct 1.0 resizes the whole patch.
     crop_pct: float = 1.0
+    resize_to: int = 0
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
@@ -72,9 +87,10 @@ class EncoderSpec:
     needs: str = ""
     # A timm hub repository's config.json (pretrained_cfg), where it lies beside the
     # weights, overrides mean, std, interpolation and crop_pct, as timm's data config does.
-    preprocessing_from_hub: bool = (
-        False  # what must be installed beyond this project's own packages
-    )
+    preprocessing_from_hub: bool = False
+    # Raised whenever a change gives other features from the same weights and patches, so
+    # feature sets made before and after are never mixed in one file.
+    features_version: int = 1
 
     def __post_init__(self) -> None:
         if self.builder not in BUILDERS:
@@ -86,21 +102,24 @@ class EncoderSpec:
             return f"hf:{self.weights.repo}" + (" (gated)" if self.weights.gated else "")
         if isinstance(self.weights, ManualWeights):
             return f"manual:{self.weights.url}"
+        if isinstance(self.weights, UrlWeights):
+            return f"url:{self.weights.url}"
         return f"wheel:{self.weights.package}"
 
     @property
     def resize_size(self) -> int:
-        return round(self.input_size / self.crop_pct)
+        return self.resize_to or math.floor(self.input_size / self.crop_pct + 1e-9)
 
     def preprocessing(self) -> dict[str, Any]:
         return {
             "input_size": self.input_size,
             "resize": (
                 f"whole patch to {self.input_size}x{self.input_size}, {self.interpolation}"
-                if self.crop_pct == 1.0
+                if self.resize_size == self.input_size
                 else f"whole patch to {self.resize_size}x{self.resize_size}, "
                 f"{self.interpolation}, centre {self.input_size}x{self.input_size} kept"
             ),
             "mean": list(self.mean),
             "std": list(self.std),
+            "pooling": self.pooling,
         }

@@ -97,6 +97,7 @@ def encoder_config(spec: EncoderSpec, options: TritonExport, weights_sha256: str
         "architecture": spec.architecture,
         "weights_source": spec.weights_label,
         "preprocessing": json.dumps(spec.preprocessing(), sort_keys=True),
+        "features_version": str(spec.features_version),
     }
     for key, value in facts.items():
         config.parameters[key].string_value = value

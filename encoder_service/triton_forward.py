@@ -156,6 +156,7 @@ class TritonEncoder:
             "weights_source": facts.get("weights_source", ""),
             "weights_sha256": facts.get("weights_sha256", ""),
             "precision": facts.get("precision", ""),
+            "features_version": int(facts.get("features_version") or 1),
             "preprocessing": preprocessing,
             "served_by": f"triton {self._source.url} model {self.name} v{self._version}",
         }

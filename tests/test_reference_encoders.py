@@ -13,9 +13,13 @@ import timm
 import torch
 from safetensors.torch import save_file
 
+from encoder_service.build import build_network
 from encoder_service.catalog import builtin_specs
+from encoder_service.encoder import NetworkEncoder
 from encoder_service.external_networks import MissingPackage
 from encoder_service.registry import EncoderRegistry
+from encoder_service.spec import EncoderSpec
+from tests.parity.random_weights import randomise
 
 # AtlasPatch 1.1.0's registry beyond its README (read off its registrars), with dimensions.
 REFERENCE_1_1 = {
@@ -88,30 +92,47 @@ def embedded(name: str, weights_dir: Path, size: int) -> torch.Tensor:
     return encoder.embed(patches(size))
 
 
+PUBLISHED = Path(__file__).parent / "parity" / "published"
+
+
+def published_config(repo: str, filename: str = "config.json") -> dict:
+    return json.loads((PUBLISHED / repo / filename).read_text())
+
+
+def encoder_with_config(name: str, config: dict) -> EncoderSpec:
+    """`name`'s entry (loader, preprocessing, pooling) around another configuration."""
+    facts = SPECS[name].model_kwargs
+    spec = dataclasses.replace(SPECS[name], model_kwargs={**facts, "config": config})
+    return spec
+
+
 def test_transformers_clip_from_the_full_clip_checkpoint(tmp_path: Path) -> None:
-    """PLIP and QuiltNet publish whole CLIP models: the text tower is left out."""
+    """PLIP and QuiltNet publish whole CLIP models: the text tower is left out. Checked on
+    transformers' default CLIP (the loader, not PLIP's configuration)."""
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.CLIPConfig(
-        vision_config=SPECS["plip"].model_kwargs["config"], projection_dim=512
-    )
-    source = transformers.CLIPModel(config).eval()
+    source = transformers.CLIPModel(transformers.CLIPConfig(projection_dim=512)).eval()
     save_file(source.state_dict(), tmp_path / "plip.safetensors")
+    vision = transformers.CLIPVisionConfig().to_diff_dict()
+    spec = encoder_with_config("plip", {**vision, "projection_dim": 512})
+    encoder = NetworkEncoder(
+        spec, build_network(spec, tmp_path / "plip.safetensors"), "cpu", "float32", "", "local"
+    )
     with torch.inference_mode():
         pixels = normalised(patches(224), CLIP_MEAN, CLIP_STD)
         expected = source.get_image_features(pixel_values=pixels)
         expected = getattr(expected, "pooler_output", expected)
-    assert torch.allclose(embedded("plip", tmp_path, 224), expected, atol=1e-4)
+    assert torch.allclose(encoder.embed(patches(224)), expected, atol=1e-4)
 
 
-def test_phikon_takes_the_cls_token_and_drops_the_pooler(tmp_path: Path) -> None:
+def test_phikon_is_its_published_vit_taking_the_cls_token(tmp_path: Path) -> None:
+    """owkin/phikon's config.json (its layer-norm epsilon 1e-6, not ViT's default 1e-12)."""
     import transformers
 
     torch.manual_seed(0)
-    source = transformers.ViTModel(
-        transformers.ViTConfig(**SPECS["phikon_v1"].model_kwargs["config"])
-    ).eval()
+    config = transformers.ViTConfig(**published_config("owkin/phikon"))
+    source = randomise(transformers.ViTModel(config), 0)
     assert any(key.startswith("pooler.") for key in source.state_dict())
     save_file(source.state_dict(), tmp_path / "phikon_v1.safetensors")
     with torch.inference_mode():
@@ -120,32 +141,38 @@ def test_phikon_takes_the_cls_token_and_drops_the_pooler(tmp_path: Path) -> None
     assert torch.allclose(embedded("phikon_v1", tmp_path, 224), expected, atol=1e-4)
 
 
-def test_hibou_registers_and_pooled_output(tmp_path: Path) -> None:
+def test_hibou_is_its_published_dinov2_with_registers_and_swiglu(tmp_path: Path) -> None:
+    """histai/hibou-B's config.json: 4 registers, SwiGLU, the pooled output. Its repository's
+    own modeling code (trust_remote_code) is not available here: transformers' DINOv2 with
+    registers stands in for it."""
     import transformers
 
-    spec = SPECS["hibou_b"]
+    published = published_config("histai/hibou-B")
+    fields = {k: v for k, v in published.items() if not k.startswith(("_", "auto_map"))}
     torch.manual_seed(0)
-    source = transformers.Dinov2WithRegistersModel(
-        transformers.Dinov2WithRegistersConfig(**spec.model_kwargs["config"])
-    ).eval()
-    assert "embeddings.register_tokens" in source.state_dict()
+    config = transformers.Dinov2WithRegistersConfig(**fields)
+    source = randomise(transformers.Dinov2WithRegistersModel(config), 0)
     save_file(source.state_dict(), tmp_path / "hibou_b.safetensors")
+    spec = SPECS["hibou_b"]
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (spec.mean, spec.std))
     with torch.inference_mode():
         expected = source(pixel_values=normalised(patches(224), mean, std)).pooler_output
     assert torch.allclose(embedded("hibou_b", tmp_path, 224), expected, atol=1e-4)
 
 
-def open_clip_tower(name: str) -> torch.nn.Module:
+def open_clip_tower(embed_dim: int, vision_cfg: dict) -> torch.nn.Module:
     from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
-    facts = SPECS[name].model_kwargs
     torch.manual_seed(0)
-    return _build_vision_tower(facts["embed_dim"], CLIPVisionCfg(**facts["vision_cfg"])).eval()
+    return _build_vision_tower(embed_dim, CLIPVisionCfg(**vision_cfg)).eval()
 
 
 def test_biomedclip_image_tower_from_the_open_clip_checkpoint(tmp_path: Path) -> None:
-    tower = open_clip_tower("biomedclip")
+    """The tower its published open_clip_config.json describes, inside a whole-model file."""
+    model_cfg = published_config(
+        "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224", "open_clip_config.json"
+    )["model_cfg"]
+    tower = open_clip_tower(model_cfg["embed_dim"], model_cfg["vision_cfg"])
     published = {f"visual.{key}": value for key, value in tower.state_dict().items()}
     published["text.transformer.embeddings.word_embeddings.weight"] = torch.zeros(8, 4)
     published["logit_scale"] = torch.tensor(4.6)
@@ -157,33 +184,17 @@ def test_biomedclip_image_tower_from_the_open_clip_checkpoint(tmp_path: Path) ->
 
 def test_a_training_checkpoint_of_an_open_clip_model_is_unwrapped(tmp_path: Path) -> None:
     """OmiCLIP publishes its training checkpoint: {"state_dict": {"module.visual...": ...}}.
-    The same unwrapping is checked on QuiltNet-B-16-PMB's smaller tower."""
-    tower = open_clip_tower("quilt_b_16_pmb")
+    The same unwrapping is checked on the tower QuiltNet-B-16-PMB's open_clip_config.json
+    describes."""
+    model_cfg = published_config("wisdomik/QuiltNet-B-16-PMB", "open_clip_config.json")
+    tower = open_clip_tower(
+        model_cfg["model_cfg"]["embed_dim"], model_cfg["model_cfg"]["vision_cfg"]
+    )
     published = {f"module.visual.{key}": value for key, value in tower.state_dict().items()}
     torch.save({"epoch": 10, "state_dict": published}, tmp_path / "quilt_b_16_pmb.pt")
     with torch.inference_mode():
         expected = tower(normalised(patches(224), CLIP_MEAN, CLIP_STD))
     assert torch.allclose(embedded("quilt_b_16_pmb", tmp_path, 224), expected, atol=1e-4)
-
-
-def test_ctranspath_from_chiefs_checkpoint_layout(tmp_path: Path) -> None:
-    """CHIEF's file: {"model": ...} in the old Swin layout (patch merging at the end of each
-    stage), with the buffers and classifier the network does not keep."""
-    from encoder_service.ctranspath import build_ctranspath
-
-    torch.manual_seed(0)
-    source = build_ctranspath()
-    published = {}
-    for key, value in source.state_dict().items():
-        for stage in (1, 2, 3):
-            key = key.replace(f"layers.{stage}.downsample.", f"layers.{stage - 1}.downsample.")
-        published[key] = value
-    published["layers.0.blocks.0.attn.relative_position_index"] = torch.zeros(49, 49)
-    published["head.weight"] = torch.zeros(2, 768)
-    torch.save({"model": published}, tmp_path / "chief-ctranspath.pth")
-    with torch.inference_mode():
-        expected = source(normalised(patches(224), IMAGENET_MEAN, IMAGENET_STD))
-    assert torch.allclose(embedded("chief-ctranspath", tmp_path, 224), expected, atol=1e-4)
 
 
 def test_a_dinov2_checkpoint_with_registers_loads_into_timm(tmp_path: Path) -> None:
@@ -205,9 +216,6 @@ def test_a_dinov2_checkpoint_with_registers_loads_into_timm(tmp_path: Path) -> N
     published["mask_token"] = torch.zeros(1, state["pos_embed"].shape[-1])
     torch.save(published, tmp_path / "teacher_checkpoint_load.pt")
     spec = dataclasses.replace(SPECS["openmidnight"], architecture="vit_small_patch14_reg4_dinov2")
-    from encoder_service.build import build_network
-    from encoder_service.encoder import NetworkEncoder
-
     network = build_network(spec, tmp_path / "teacher_checkpoint_load.pt")
     encoder = NetworkEncoder(spec, network, "cpu", "float32", "", "local")
     with torch.inference_mode():

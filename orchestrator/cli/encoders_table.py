@@ -8,7 +8,7 @@ from encoder_service.external_networks import installed
 from encoder_service.registry import EncoderRegistry
 from encoder_service.weights import WeightsNotFound, resolve_weights
 
-COLUMNS = ("name", "dim", "weights from", "weights here", "also needs")
+COLUMNS = ("name", "dim", "weights from", "weights here", "licence", "also needs")
 
 
 def encoders_table(registry: EncoderRegistry, weights_dir: Path | None) -> str:
@@ -16,7 +16,7 @@ def encoders_table(registry: EncoderRegistry, weights_dir: Path | None) -> str:
     for name in registry.names():
         spec = registry.spec(name)
         if spec is None:
-            rows.append((name, str(registry.embedding_dim(name)), "plugin", "yes", ""))
+            rows.append((name, str(registry.embedding_dim(name)), "plugin", "yes", "", ""))
             continue
         try:
             found = resolve_weights(spec, weights_dir, allow_download=False)
@@ -24,7 +24,8 @@ def encoders_table(registry: EncoderRegistry, weights_dir: Path | None) -> str:
         except WeightsNotFound:
             here = "no"
         needs = spec.needs if spec.builder == "external" and not installed(spec) else ""
-        rows.append((name, str(spec.embedding_dim), spec.weights_label, here, needs))
+        licence = spec.license or "?"
+        rows.append((name, str(spec.embedding_dim), spec.weights_label, here, licence, needs))
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

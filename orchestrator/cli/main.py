@@ -132,12 +132,37 @@ def encode_patient(**options: Any) -> None:
 @main.command("encoders")
 @FEATURE_PLUGINS
 @WEIGHTS_DIR
-def list_encoders(feature_plugins: tuple[Path, ...], weights_dir: Path | None) -> None:
-    """List the encoders: name, dimension, weight source, and whether weights are here."""
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the catalogue as Markdown instead (input size, crop, interpolation, "
+    "statistics, pooling, weights, licence, parity with AtlasPatch 1.1.0): docs/encoders.md.",
+)
+@click.option(
+    "--parity",
+    "parity_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --markdown: JSON rows of the parity harness (tests/parity/run.py); repeatable.",
+)
+def list_encoders(
+    feature_plugins: tuple[Path, ...],
+    weights_dir: Path | None,
+    markdown: bool,
+    parity_files: tuple[Path, ...],
+) -> None:
+    """List the encoders: name, dimension, weight source, whether weights are here, and
+    their licence (many pathology models are for non-commercial use only)."""
     from encoder_service.plugins import registry_with_plugins
-    from orchestrator.cli.encoders_table import encoders_table
 
     registry = registry_with_plugins(feature_plugins, "cpu", "float32", 1)
+    if markdown:
+        from orchestrator.cli.encoders_doc import encoders_markdown, read_parity
+
+        click.echo(encoders_markdown(registry, read_parity(list(parity_files))), nl=False)
+        return
+    from orchestrator.cli.encoders_table import encoders_table
+
     click.echo(encoders_table(registry, weights_dir))
 
 

@@ -16,7 +16,9 @@ from orchestrator.output.writer import COORDS_COMPLETE
 from orchestrator.settings import CoordsSettings
 
 # What a feature set must share with this run's encoder to be reused.
-FEATURE_FACTS = ("precision", "weights_sha256")
+FEATURE_FACTS = ("precision", "weights_sha256", "features_version")
+# Feature sets written before versions were recorded are version 1.
+FEATURES_VERSION_BEFORE_RECORDING = "1"
 
 # What decides which patches exist; write_batch and save_images do not.
 COORDINATE_PARAMETERS = (
@@ -140,6 +142,8 @@ def feature_mismatch(existing: ExistingOutput, wanted: dict[str, dict]) -> str |
             differences.append(f"features/{name} dimension {there_dim} there, {asked_dim} asked")
         for key in FEATURE_FACTS:
             there, asked = existing.features[name][key], str(facts.get(key, ""))
+            if key == "features_version" and not there:
+                there = FEATURES_VERSION_BEFORE_RECORDING
             if there and asked and there != asked:
                 differences.append(f"features/{name} {key} {there[:12]} there, {asked[:12]} asked")
     return "; ".join(differences) or None
