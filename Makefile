@@ -9,7 +9,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 DEMO_DIR ?= demo-output
 
 .PHONY: install triton-env demo test test-fast test-images container-tools lint bench proto clean \
-	parity-giants encoders-doc
+	parity parity-giants encoders-doc
 
 install: $(STAMP)
 
@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml
 	# MOOZY's slide encoder; --no-deps: its model code needs only torch, timm, h5py, numpy and
 	# huggingface-hub (installed above), not the training extras it declares (wandb, ...).
 	$(PY) -m pip install --quiet --no-deps moozy==0.1.1
-	# AtlasPatch 1.1.0's released code, the parity harness's oracle (tests/parity). In a folder
-	# of its own: in the venv its `atlaspatch` command would replace ours. CC BY-NC-SA 4.0,
-	# so a test tool only, never a dependency.
-	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/reference atlas-patch==1.1.0
+	# AtlasPatch 1.1.0's released code, the parity harness's oracle (tests/parity), with the
+	# packaged copy of CONCH's code its conch_v1 imports. In a folder of their own: in the venv
+	# its `atlaspatch` command would replace ours. Both non-commercial (CC BY-NC-SA 4.0,
+	# CC BY-NC-ND 4.0): test tools only, never dependencies.
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/reference \
+		atlas-patch==1.1.0 conch-fork==0.1.0
 	touch $(STAMP)
 
 # For deploy/triton/run-local.sh and the Triton tests; same torch, sam2 built the same way.
@@ -84,6 +86,11 @@ container-tools:
 		apt-get update -q && apt-get install -y -q $$missing \
 			|| { echo "install $$missing (Debian: apt-get install $$missing)" >&2; exit 1; }; \
 	fi
+
+# The parity harness on every encoder `make test` checks, rows into docs/parity.json.
+parity: install
+	$(PY) -m tests.parity.run $$($(PY) -c "from tests.parity.cases import all_cases; \
+		print(' '.join(n for n, c in all_cases().items() if not c.giant))") --json docs/parity.json
 
 # The parity harness on the encoders too big for `make test` (ViT-g, ViT-H, 7B; hours on 2
 # cores, 40 GiB of disk for the 7B), rows into docs/parity-giants.json. NAMES= picks some.

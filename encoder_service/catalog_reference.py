@@ -114,8 +114,9 @@ def reference_specs() -> list[EncoderSpec]:
         _external(
             "conch_v1",
             512,
-            hub_weights("MahmoodLab/CONCH", "pytorch_model.bin", gated=True),
-            "the conch package (pip install git+https://github.com/Mahmoodlab/CONCH.git)",
+            hub_weights("MahmoodLab/conch", "pytorch_model.bin", gated=True),
+            "the conch package (pip install conch-fork==0.1.0, a packaged copy of "
+            "github.com/Mahmoodlab/CONCH)",
             architecture="conch_ViT-B-16",
             input_size=448,
             license="cc-by-nc-nd-4.0",

@@ -125,8 +125,7 @@ def all_cases() -> dict[str, Case]:
         Case("openmidnight", None, giant=True, unverifiable=(
             "its builder runs torch.hub.load('facebookresearch/dinov2', ...), code fetched from "
             "GitHub at run time that no package index carries")),
-        Case("conch_v1", None, unverifiable=NEEDS_AUTHORS_CODE.format(
-            what="the conch package (github.com/Mahmoodlab/CONCH)", name="conch_v1")),
+        _case("conch_v1", p.conch_weights),
         Case("conch_v15", None, unverifiable=NEEDS_AUTHORS_CODE.format(
             what="conch_v1_5.py from the gated MahmoodLab/TITAN repository", name="conch_v15")),
         Case("musk", None, unverifiable=NEEDS_AUTHORS_CODE.format(

@@ -168,3 +168,19 @@ def chief_weights(layout: Layout) -> Path:
         state[key] = value
     target = layout.torch_home / "hub" / "atlas_patch" / "chief" / "CHIEF_CTransPath.pth"
     return save_torch({"model": state}, target)
+
+
+def conch_weights(layout: Layout) -> Path:
+    """MahmoodLab/conch as CONCH's loader fetches it: meta.yaml (fetched, never read) and
+    pytorch_model.bin, the state of the CoCa its packaged configuration describes."""
+    import json
+
+    from conch.open_clip_custom.coca_model import CoCa
+    from conch.open_clip_custom.factory import CFG_DIR
+
+    config = json.loads((CFG_DIR / "conch_ViT-B-16.json").read_text())
+    config.pop("custom_text", None)
+    model = layout.random(lambda: CoCa(**config))
+    snapshot = layout.snapshot("MahmoodLab/conch")
+    (snapshot / "meta.yaml").write_text("# fetched by CONCH's loader, never read\n")
+    return save_torch(state_of(model), snapshot / "pytorch_model.bin")
