@@ -9,6 +9,18 @@ from encoder_service.catalog import CLIP_MEAN, CLIP_STD, HALF_MEAN, HALF_STD
 from encoder_service.catalog_reference import hub_weights as _hub
 from encoder_service.spec import EncoderSpec, HubWeights
 
+# The image tower of BiomedCLIP and QuiltNet-B-16-PMB (their open_clip_config.json): timm's
+# ViT-B/16 with its tokens unpooled, then a linear projection.
+PUBMEDBERT_CLIP_TOWER = {
+    "embed_dim": 512,
+    "vision_cfg": {
+        "timm_model_name": "vit_base_patch16_224",
+        "timm_model_pretrained": False,
+        "timm_pool": "",
+        "timm_proj": "linear",
+        "image_size": 224,
+    },
+}
 HIBOU_MEAN = (0.7068, 0.5755, 0.722)
 HIBOU_STD = (0.195, 0.2316, 0.1816)
 
@@ -259,34 +271,15 @@ def hf_specs() -> list[EncoderSpec]:
                 "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224",
                 "open_clip_pytorch_model.bin",
             ),
-            {
-                "embed_dim": 512,
-                "vision_cfg": {
-                    "timm_model_name": "vit_base_patch16_224",
-                    "timm_model_pretrained": False,
-                    "timm_pool": "",
-                    "timm_proj": "linear",
-                    "image_size": 224,
-                },
-            },
+            PUBMEDBERT_CLIP_TOWER,
             license="mit",
         ),
         _open_clip(
             "quilt_b_16_pmb",
             512,
             _hub("wisdomik/QuiltNet-B-16-PMB", "open_clip_pytorch_model.bin"),
-            # Its open_clip_config.json: BiomedCLIP's image tower (timm's ViT-B/16, a linear
-            # projection), not open_clip's own ViT-B/16.
-            {
-                "embed_dim": 512,
-                "vision_cfg": {
-                    "timm_model_name": "vit_base_patch16_224",
-                    "timm_model_pretrained": False,
-                    "timm_pool": "",
-                    "timm_proj": "linear",
-                    "image_size": 224,
-                },
-            },
+            # Its open_clip_config.json: BiomedCLIP's tower, not open_clip's own ViT-B/16.
+            PUBMEDBERT_CLIP_TOWER,
             license="mit",
         ),
         _open_clip(
