@@ -78,11 +78,7 @@ def _torchvision_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Mo
         from encoder_service.checkpoints import load_published
 
         load_published(model, weights)
-    *parents, last = head.split(".")
-    owner = model
-    for part in parents:
-        owner = getattr(owner, part)
-    setattr(owner, last, torch.nn.Identity())
+    setattr(model, head, torch.nn.Identity())
     return model.eval()
 
 

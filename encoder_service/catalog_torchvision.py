@@ -10,24 +10,33 @@ TORCHVISION_URL = "https://download.pytorch.org/models/"
 
 
 def _torchvision(
-    name: str, dim: int, weights_file: str, head: str, resize_to: int, **facts
+    name: str,
+    dim: int,
+    weights_file: str,
+    head: str,
+    resize_to: int,
+    input_size: int = 224,
+    interpolation: str = "bilinear",
+    license: str = "bsd-3-clause",
 ) -> EncoderSpec:
     """torchvision's network and ImageNet weights, with its weights enum's eval transform:
-    the shorter side to resize_to (bilinear), the centre input_size kept."""
-    facts.setdefault("model_kwargs", {})
+    the shorter side to resize_to, the centre input_size kept."""
+    constructor = {"num_classes": 1000, "head": head}
+    if input_size != 224:
+        constructor["image_size"] = input_size  # ViT's position grid (224 by default)
     return EncoderSpec(
         name=name,
         embedding_dim=dim,
         architecture=name,
         weights=UrlWeights(TORCHVISION_URL + weights_file),
+        input_size=input_size,
         resize_to=resize_to,
-        interpolation=facts.pop("interpolation", "bilinear"),
-        model_kwargs={"num_classes": 1000, "head": head, **facts.pop("model_kwargs")},
+        interpolation=interpolation,
+        model_kwargs=constructor,
         family=name.rstrip("0123456789").split("_")[0],
-        license=facts.pop("license", "bsd-3-clause"),
+        license=license,
         builder="torchvision",
         features_version=2,
-        **facts,
     )
 
 
@@ -55,7 +64,6 @@ def torchvision_specs() -> list[EncoderSpec]:
             518,
             input_size=518,
             interpolation="bicubic",
-            model_kwargs={"image_size": 518},
             license="cc-by-nc-4.0",
         ),
     ]

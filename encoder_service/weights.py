@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +117,6 @@ def _torch_hub_checkpoints() -> Path:
 def _download_url(weights: UrlWeights, target: Path) -> tuple[Path | None, str]:
     """torchvision's way: checked against the sha256 prefix in the file's name, written to a
     temporary name first, so an interrupted download never stands as the weights."""
-    import re
-
     import torch
 
     if model_files.offline():

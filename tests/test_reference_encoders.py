@@ -64,7 +64,7 @@ def test_every_name_of_atlaspatch_1_1_is_registered_with_its_dimension() -> None
 
 @pytest.mark.parametrize("name", ["conch_v1", "conch_v15", "musk"])
 def test_encoders_built_by_their_authors_code_say_what_to_install(name: str, tmp_path) -> None:
-    from orchestrator.cli.encoders_table import encoders_table
+    from encoder_service.catalog_table import encoders_table
 
     with pytest.raises(MissingPackage) as error:
         EncoderRegistry().create(name, weights_dir=tmp_path, allow_download=False)

@@ -157,11 +157,11 @@ def list_encoders(
 
     registry = registry_with_plugins(feature_plugins, "cpu", "float32", 1)
     if markdown:
-        from orchestrator.cli.encoders_doc import encoders_markdown, read_parity
+        from encoder_service.catalog_doc import encoders_markdown, read_parity
 
         click.echo(encoders_markdown(registry, read_parity(list(parity_files))), nl=False)
         return
-    from orchestrator.cli.encoders_table import encoders_table
+    from encoder_service.catalog_table import encoders_table
 
     click.echo(encoders_table(registry, weights_dir))
 

@@ -48,10 +48,6 @@ def _transformers(
     return lambda layout: p.transformers_weights(layout, repo, model_class, needs)
 
 
-def _case(name: str, lay_out, giant: bool = False) -> Case:
-    return Case(name, lay_out, giant)
-
-
 GIANT_TORCHVISION = {"vit_h_14"}
 GIANT_CLIP = {"clip_rn50x64"}
 DINOV2 = {"dinov2_small": "small", "dinov2_base": "base", "dinov2_large": "large",
@@ -90,42 +86,42 @@ def all_cases() -> dict[str, Case]:
         "clip_vit_b_32", "clip_vit_b_16", "clip_vit_l_14", "clip_vit_l_14_336",
     ]  # fmt: skip
     cases = [
-        *(_case(n, partial(p.torchvision_weights, name=n), n in GIANT_TORCHVISION)
+        *(Case(n, partial(p.torchvision_weights, name=n), n in GIANT_TORCHVISION)
           for n in torchvision),  # fmt: skip
-        *(_case(n, partial(p.openai_clip_weights, name=n), n in GIANT_CLIP) for n in clip),
-        *(_case(n, _transformers(f"facebook/dinov2-{size}"), size == "giant")
+        *(Case(n, partial(p.openai_clip_weights, name=n), n in GIANT_CLIP) for n in clip),
+        *(Case(n, _transformers(f"facebook/dinov2-{size}"), size == "giant")
           for n, size in DINOV2.items()),  # fmt: skip
-        *(_case(n, _transformers(f"facebook/dinov3-{tail}"), "vit7b" in tail or "vith" in tail)
+        *(Case(n, _transformers(f"facebook/dinov3-{tail}"), "vit7b" in tail or "vith" in tail)
           for n, tail in DINOV3.items()),  # fmt: skip
-        *(_case(n, _timm_hub(repo)) for n, repo in LUNIT.items()),
-        _case("uni_v1", _timm_hub("MahmoodLab/uni", init_values=1e-5)),
-        _case("uni_v2", _timm_hub("MahmoodLab/UNI2-h", swiglu=True), giant=True),
-        _case("virchow_v1", _timm_hub("paige-ai/Virchow", swiglu=True), giant=True),
-        _case("virchow_v2", _timm_hub("paige-ai/Virchow2", swiglu=True), giant=True),
-        _case("prov_gigapath", _timm_hub("prov-gigapath/prov-gigapath"), giant=True),
-        _case("h_optimus_0", _timm_hub("bioptimus/H-optimus-0", init_values=1e-5), giant=True),
-        _case("h_optimus_1", _timm_hub("bioptimus/H-optimus-1", init_values=1e-5), giant=True),
-        _case("h0_mini", _timm_hub("bioptimus/H0-mini", swiglu=True)),
-        _case("pathorchestra", _timm_hub("AI4Pathology/PathOrchestra", init_values=1e-5)),
-        _case("phikon_v1", _transformers("owkin/phikon", "ViTModel")),
-        _case("phikon_v2", _transformers("owkin/phikon-v2")),
-        _case("hibou_b", _transformers("histai/hibou-B", needs=HIBOU_FILES)),
-        _case("hibou_l", _transformers("histai/hibou-L", needs=HIBOU_FILES)),
-        _case("midnight", _transformers("kaiko-ai/midnight", needs=()), giant=True),
-        _case("plip", _transformers("vinid/plip", "CLIPModel", CLIP_PROCESSOR)),
-        _case("quilt_b_32", _transformers("wisdomik/QuiltNet-B-32", "CLIPModel", CLIP_PROCESSOR)),
-        _case("quilt_b_16", _transformers("wisdomik/QuiltNet-B-16", "CLIPModel", CLIP_PROCESSOR)),
-        _case("medsiglip", _transformers("google/medsiglip-448"), giant=True),
-        _case("biomedclip", lambda layout: p.open_clip_hub_weights(
+        *(Case(n, _timm_hub(repo)) for n, repo in LUNIT.items()),
+        Case("uni_v1", _timm_hub("MahmoodLab/uni", init_values=1e-5)),
+        Case("uni_v2", _timm_hub("MahmoodLab/UNI2-h", swiglu=True), giant=True),
+        Case("virchow_v1", _timm_hub("paige-ai/Virchow", swiglu=True), giant=True),
+        Case("virchow_v2", _timm_hub("paige-ai/Virchow2", swiglu=True), giant=True),
+        Case("prov_gigapath", _timm_hub("prov-gigapath/prov-gigapath"), giant=True),
+        Case("h_optimus_0", _timm_hub("bioptimus/H-optimus-0", init_values=1e-5), giant=True),
+        Case("h_optimus_1", _timm_hub("bioptimus/H-optimus-1", init_values=1e-5), giant=True),
+        Case("h0_mini", _timm_hub("bioptimus/H0-mini", swiglu=True)),
+        Case("pathorchestra", _timm_hub("AI4Pathology/PathOrchestra", init_values=1e-5)),
+        Case("phikon_v1", _transformers("owkin/phikon", "ViTModel")),
+        Case("phikon_v2", _transformers("owkin/phikon-v2")),
+        Case("hibou_b", _transformers("histai/hibou-B", needs=HIBOU_FILES)),
+        Case("hibou_l", _transformers("histai/hibou-L", needs=HIBOU_FILES)),
+        Case("midnight", _transformers("kaiko-ai/midnight", needs=()), giant=True),
+        Case("plip", _transformers("vinid/plip", "CLIPModel", CLIP_PROCESSOR)),
+        Case("quilt_b_32", _transformers("wisdomik/QuiltNet-B-32", "CLIPModel", CLIP_PROCESSOR)),
+        Case("quilt_b_16", _transformers("wisdomik/QuiltNet-B-16", "CLIPModel", CLIP_PROCESSOR)),
+        Case("medsiglip", _transformers("google/medsiglip-448"), giant=True),
+        Case("biomedclip", lambda layout: p.open_clip_hub_weights(
             layout, "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224")),
-        _case("quilt_b_16_pmb", lambda layout: p.open_clip_hub_weights(
+        Case("quilt_b_16_pmb", lambda layout: p.open_clip_hub_weights(
             layout, "wisdomik/QuiltNet-B-16-PMB")),
-        _case("omiclip", p.omiclip_weights),
-        _case("chief-ctranspath", p.chief_weights),
+        Case("omiclip", p.omiclip_weights),
+        Case("chief-ctranspath", p.chief_weights),
         Case("openmidnight", None, giant=True, unverifiable=(
             "its builder runs torch.hub.load('facebookresearch/dinov2', ...), code fetched from "
             "GitHub at run time that no package index carries")),
-        _case("conch_v1", p.conch_weights),
+        Case("conch_v1", p.conch_weights),
         Case("conch_v15", None, unverifiable=NEEDS_AUTHORS_CODE.format(
             what="conch_v1_5.py from the gated MahmoodLab/TITAN repository", name="conch_v15")),
         Case("musk", None, unverifiable=NEEDS_AUTHORS_CODE.format(

@@ -120,9 +120,10 @@ def transformers_weights(
 
     snapshot = layout.copy_configs(repo, ("config.json", *needs))
     config = transformers.AutoConfig.from_pretrained(snapshot)
+    # AutoModel picks the class from the config; a named class is built directly.
     model_type = getattr(transformers, model_class)
-    model = layout.random(lambda: model_type.from_config(config) if model_class == "AutoModel"
-                          else model_type(config))  # fmt: skip
+    build = model_type.from_config if model_class == "AutoModel" else model_type
+    model = layout.random(lambda: build(config))
     return save_safetensors(model, snapshot / "model.safetensors")
 
 

@@ -20,8 +20,12 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tests.parity.cases import Case
 
 MIN_COSINE = 0.9999
 MAX_DIFF_OF_SPREAD = 0.01
@@ -45,15 +49,14 @@ def verdict(figures: dict) -> str:
     return "pass" if ok else "fail"
 
 
-def run_one(name: str, root: Path, patches: dict[int, np.ndarray]) -> dict:
+def run_one(case: Case, root: Path, patches: dict[int, np.ndarray]) -> dict:
     import torch
     from atlas_patch.models.patch import build_default_registry
 
     from encoder_service.registry import EncoderRegistry
-    from tests.parity.cases import all_cases
     from tests.parity.published import Layout
 
-    case = all_cases()[name]
+    name = case.name
     if case.lay_out is None:
         return {"name": name, "verdict": "unverifiable", "reason": case.unverifiable}
     started = time.monotonic()
@@ -102,14 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.update(Layout(root).environment())
     use_reference()
+    from tests.parity.cases import all_cases
     from tests.parity.patches import real_patches
+
+    cases = all_cases()
 
     patches = real_patches()
     rows = []
     try:
         for name in args.names:
             try:
-                row = run_one(name, root, patches)
+                row = run_one(cases[name], root, patches)
             except MissingConfig as missing:
                 row = {"name": name, "verdict": "unverified", "reason": str(missing)}
             except Exception as error:  # a row that cannot run is reported, the rest go on

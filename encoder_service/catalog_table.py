@@ -1,4 +1,4 @@
-"""`atlaspatch encoders`: the registry as a table a person can read."""
+"""The registry as a table a person can read (`atlaspatch encoders`)."""
 
 from __future__ import annotations
 
