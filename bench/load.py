@@ -1,6 +1,8 @@
 """A bounded load test: well-behaved clients against one encoder service for a fixed time,
 first alone ("calm"), then beside hostile clients ("hostile"): requests of 1,024 tiny patches,
-the encoder's name repeated 4,096 times, and requests whose deadline passes while queued.
+the encoder's name repeated 4,096 times, requests whose deadline passes while queued, tiles
+that lie about their size (bench/hostile_tiles.py), placement bombs, and concurrent Loads of
+encoders whose weights only the hub has (the service may fetch them: the worst case).
 Prints JSON: each phase's requests by status, patches per second and latency percentiles of
 the well-behaved clients, their p99 ratio (target: at most 1.5), and the service's peak
 resident memory against a budget (target: under it). A few seconds of both kinds of traffic
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc  # noqa: E402
+import hostile_tiles  # noqa: E402
 import numpy as np  # noqa: E402
 from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
@@ -43,15 +46,28 @@ def request(encoders: list[str], patches: np.ndarray) -> encoder_pb2.EmbedReques
     return encoder_pb2.EmbedRequest(encoders=encoders, patches=wire.patches_to_proto(patches))
 
 
-def hostile_requests(encoder: str) -> list[tuple[str, encoder_pb2.EmbedRequest, float]]:
-    """(kind, request, timeout): what an attacker or a buggy client sends, in turn."""
+# Gated hub models: on a machine without their weights each Load waits on the hub.
+HUB_ONLY = ("uni_v1", "h_optimus_0", "virchow_v2", "prov_gigapath", "conch_v1", "phikon_v2")
+
+
+def hostile_requests(encoder: str) -> list[tuple[str, str, object, float]]:
+    """(kind, method, request, timeout): what an attacker or a buggy client sends, in turn."""
     rng = np.random.default_rng(1)
     tiny = rng.integers(0, 255, (1024, 16, 16, 3), dtype=np.uint8)
     normal = rng.integers(0, 255, (64, 224, 224, 3), dtype=np.uint8)
+    loads = [
+        (f"hub_only_load_{name}", "Load", encoder_pb2.LoadRequest(encoders=[name]), 120.0)
+        for name in HUB_ONLY[:2]
+    ]
     return [
-        ("oversized_count", request([encoder], tiny), 600.0),
-        ("repeated_names", request([encoder] * 4096, normal[:1]), 60.0),
-        ("expired_deadline", request([encoder], normal), 0.05),
+        ("oversized_count", "Embed", request([encoder], tiny), 600.0),
+        ("repeated_names", "Embed", request([encoder] * 4096, normal[:1]), 60.0),
+        ("expired_deadline", "Embed", request([encoder], normal), 0.05),
+        ("tile_lie", "Embed", hostile_tiles.tile_lie(encoder), 60.0),
+        ("tile_amplification", "Embed", hostile_tiles.tile_amplification(encoder), 60.0),
+        ("placement_bomb", "Embed", hostile_tiles.placement_bomb(encoder), 60.0),
+        ("grid_bomb", "Embed", hostile_tiles.grid_bomb(encoder), 120.0),
+        *loads,
     ]
 
 
@@ -60,11 +76,12 @@ class Phase:
 
     def __init__(self) -> None:
         self.codes: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()  # hostile requests by kind and status
         self.latencies: list[float] = []
         self.span = [float("inf"), 0.0]  # first call's start, last call's end
         self._guard = threading.Lock()
 
-    def call(self, send: Callable[[], object]) -> None:
+    def call(self, send: Callable[[], object], kind: str = "") -> None:
         start = time.monotonic()
         try:
             send()
@@ -74,6 +91,8 @@ class Phase:
         end = time.monotonic()
         with self._guard:
             self.codes[code] += 1
+            if kind:
+                self.kinds[f"{kind}: {code}"] += 1
             self.latencies.append(end - start)
             self.span = [min(self.span[0], start), max(self.span[1], end)]
 
@@ -96,7 +115,8 @@ def run_phase(
     rng = np.random.default_rng(0)
     patches = rng.integers(0, 255, (args.patches_per_request, 224, 224, 3), dtype=np.uint8)
     polite = request([args.encoder], patches)
-    attacks = hostile_requests(args.encoder)
+    kinds = set(filter(None, args.hostile_kinds.split(",")))
+    attacks = [a for a in hostile_requests(args.encoder) if not kinds or a[0] in kinds]
     calm, wild = Phase(), Phase()
     deadline = time.monotonic() + seconds
 
@@ -109,8 +129,9 @@ def run_phase(
         stub = encoder_pb2_grpc.EncoderStub(grpc.insecure_channel(address, BIG_MESSAGES))
         turn = offset
         while time.monotonic() < deadline:
-            _, attack, timeout = attacks[turn % len(attacks)]
-            wild.call(lambda: stub.Embed(attack, timeout=timeout))  # noqa: B023
+            kind, method, attack, timeout = attacks[turn % len(attacks)]
+            send = getattr(stub, method)
+            wild.call(lambda: send(attack, timeout=timeout), kind)  # noqa: B023
             turn += 1
 
     with ThreadPoolExecutor(args.clients + hostile) as pool:
@@ -125,6 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--hostile-clients", type=int, default=3)
+    parser.add_argument(
+        "--hostile-kinds", default="", help="comma-separated kinds of the mix to send (all)"
+    )
     parser.add_argument("--seconds", type=float, default=30, help="for each phase")
     parser.add_argument("--warm-up-seconds", type=float, default=5)
     parser.add_argument("--patches-per-request", type=int, default=8)
@@ -144,6 +168,7 @@ def main() -> None:
             sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
             "--device", args.device, "--encoders", args.encoder,
             "--max-batch-size", str(args.max_batch_size),
+            "--loadable", ",".join(HUB_ONLY), "--allow-downloads",
         ],
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -173,12 +198,15 @@ def main() -> None:
                 "max_batch_size": args.max_batch_size,
                 "clients": args.clients,
                 "hostile_clients": args.hostile_clients,
-                "hostile_mix": [kind for kind, _, _ in hostile_requests(args.encoder)],
+                "hostile_mix": args.hostile_kinds.split(",")
+                if args.hostile_kinds
+                else [kind for kind, *_ in hostile_requests(args.encoder)],
                 "seconds_per_phase": args.seconds,
                 "patches_per_request": args.patches_per_request,
                 "calm": calm_summary,
                 "beside_hostile": beside_summary,
                 "hostile_requests_by_status": dict(hostile.codes),
+                "hostile_requests_by_kind": dict(sorted(hostile.kinds.items())),
                 "p99_ratio": round(ratio, 2),
                 "p99_target_met": ratio <= 1.5,
                 "service_peak_rss_mib": round(peak, 1),

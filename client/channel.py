@@ -18,17 +18,30 @@ class Endpoint:
     tls: bool = False
     token: str | None = None
     ca_cert: Path | None = None  # trust this CA (or self-signed cert) instead of the system's
+    # Mutual TLS: this client's certificate and key, for services that require one.
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
     @classmethod
-    def parse(cls, url: str, token: str | None = None, ca_cert: Path | None = None) -> Endpoint:
+    def parse(
+        cls,
+        url: str,
+        token: str | None = None,
+        ca_cert: Path | None = None,
+        client_cert: Path | None = None,
+        client_key: Path | None = None,
+    ) -> Endpoint:
         """`host:port`, `grpc://host:port` or `grpcs://host:port` (TLS)."""
+        if bool(client_cert) != bool(client_key):
+            raise InvalidInput("a client certificate needs its key, and a key its certificate")
         tls = url.startswith("grpcs://")
         target = url.split("://", 1)[1] if "://" in url else url
         if not target or ":" not in target:
             raise InvalidInput(
                 f"{url!r}: expected host:port, grpc://host:port or grpcs://host:port"
             )
-        return cls(target.rstrip("/"), tls or ca_cert is not None, token, ca_cert)
+        tls = tls or ca_cert is not None or client_cert is not None
+        return cls(target.rstrip("/"), tls, token, ca_cert, client_cert, client_key)
 
 
 def open_channel(endpoint: Endpoint) -> grpc.Channel:
@@ -42,7 +55,11 @@ def open_channel(endpoint: Endpoint) -> grpc.Channel:
     if not endpoint.tls:
         return grpc.insecure_channel(endpoint.target, options=options)
     root = endpoint.ca_cert.read_bytes() if endpoint.ca_cert else None
-    credentials = grpc.ssl_channel_credentials(root_certificates=root)
+    key = endpoint.client_key.read_bytes() if endpoint.client_key else None
+    chain = endpoint.client_cert.read_bytes() if endpoint.client_cert else None
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root, private_key=key, certificate_chain=chain
+    )
     return grpc.secure_channel(endpoint.target, credentials, options=options)
 
 

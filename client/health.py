@@ -10,10 +10,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from client.channel import Endpoint, open_channel
 
 
-def serving_status(url: str, ca_cert: Path | None = None, timeout: float = 3.0) -> str:
+def serving_status(
+    url: str,
+    ca_cert: Path | None = None,
+    timeout: float = 3.0,
+    client_cert: Path | None = None,
+    client_key: Path | None = None,
+) -> str:
     """The service's health status by name ("SERVING", "NOT_SERVING", ...), or the status
     of the failed call ("UNAVAILABLE", "DEADLINE_EXCEEDED", ...)."""
-    channel = open_channel(Endpoint.parse(url, ca_cert=ca_cert))
+    endpoint = Endpoint.parse(url, ca_cert=ca_cert, client_cert=client_cert, client_key=client_key)
+    channel = open_channel(endpoint)
     try:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=timeout

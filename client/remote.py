@@ -17,7 +17,10 @@ from atlaspatch_api.tiles import TiledBatch
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
 from client.channel import Endpoint, call_metadata, open_channel
 from client.pinned import PinnedEncoders
-from client.retry import call_service
+from client.retry import LOAD_RETRYABLE, call_service
+
+# Pixels per request: well under an encoder service's default message limit (64 MiB).
+MAX_REQUEST_PIXEL_BYTES = 32 * 2**20
 
 
 class RemoteSegmenter:
@@ -87,20 +90,35 @@ class RemoteEncoders:
         keep_freed_buffers()  # each request is a fresh buffer of megabytes
 
     def embed(self, patches: np.ndarray | TiledBatch) -> dict[str, np.ndarray]:
-        return self._send(self._request(patches))
+        return self._send_all(self._requests(patches))
 
     def submit(self, patches: np.ndarray | TiledBatch) -> Future:
-        # The request holds its own copy of the pixels: the caller may reuse `patches` at once.
-        return self._pool.submit(self._send, self._request(patches))
+        # The requests hold their own copy of the pixels: the caller may reuse `patches` at once.
+        return self._pool.submit(self._send_all, self._requests(patches))
 
-    def _request(self, patches: np.ndarray | TiledBatch) -> encoder_pb2.EmbedRequest:
-        precision = self._precision or self._pinned.precision()
-        request = encoder_pb2.EmbedRequest(encoders=self.names, precision=precision)
+    def _requests(self, patches: np.ndarray | TiledBatch) -> list[encoder_pb2.EmbedRequest]:
+        """One request, or several where the pixels would pass the services' message limit."""
         if isinstance(patches, TiledBatch):
+            request = self._empty_request()
             wire.tiled_to_proto(patches, into=request.tiled)
-        else:
-            wire.patches_to_proto(patches, into=request.patches)
-        return request
+            return [request]
+        per_request = max(1, MAX_REQUEST_PIXEL_BYTES // max(1, patches[:1].nbytes))
+        requests = []
+        for start in range(0, len(patches), per_request):
+            request = self._empty_request()
+            wire.patches_to_proto(patches[start : start + per_request], into=request.patches)
+            requests.append(request)
+        return requests
+
+    def _empty_request(self) -> encoder_pb2.EmbedRequest:
+        precision = self._precision or self._pinned.precision()
+        return encoder_pb2.EmbedRequest(encoders=self.names, precision=precision)
+
+    def _send_all(self, requests: list[encoder_pb2.EmbedRequest]) -> dict[str, np.ndarray]:
+        parts = [self._send(request) for request in requests]
+        if len(parts) == 1:
+            return parts[0]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def _send(self, request: encoder_pb2.EmbedRequest) -> dict[str, np.ndarray]:
         response = call_service(
@@ -120,6 +138,7 @@ class RemoteEncoders:
         response = call_service(
             lambda: self._stub.Load(request, timeout=600, metadata=call_metadata(self._endpoint)),
             self._what,
+            LOAD_RETRYABLE,
         )
         for info in response.encoders:
             self._pinned.check(info.name, info.precision, info.weights_sha256)

@@ -13,18 +13,17 @@ import logging
 import time
 import warnings
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 
 from atlaspatch_api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
 from encoder_service.batcher import BatchObserver, DynamicBatcher
 from encoder_service.encoder import Encoder
+from encoder_service.entries import Batching, Embedded, Loaded, loaded_entry, released, run
+from encoder_service.load_policy import LoadPolicy
 from encoder_service.loaded import Key, LoadedEncoders
 from encoder_service.precision import checked_precision
 
@@ -50,51 +49,19 @@ class EncoderSource(Protocol):
         """The precision of a request that names none ("" where each model has its own)."""
         ...
 
-    def create(self, name: str, device: str, precision: str, weights_dir: Any) -> Encoder: ...
+    def create(
+        self, name: str, device: str, precision: str, weights_dir: Any, allow_download: bool
+    ) -> Encoder: ...
 
-
-@dataclass(frozen=True)
-class Batching:
-    """Cross-client batching: at most `max_batch_size` patches per forward pass, a request
-    waits at most `max_delay` s for others, at most `max_queue` patches wait (one request
-    included). One pass holds at most `max_pass_pixels` pixels, each patch counted at its
-    size or the model's input size, whichever is larger: larger requests run as several
-    passes, and a single patch over it is refused."""
-
-    max_batch_size: int = 64
-    max_delay: float = 0.005
-    max_queue: int = 4096
-    max_pass_pixels: int = 16_800_000  # 256 patches of 256 px, 64 of 512 px; 200 MB as float32
+    def estimated_bytes(
+        self, name: str, precision: str, weights_dir: Any, allow_download: bool
+    ) -> int | None:
+        """What `create` would hold here (None: not known before)."""
+        ...
 
 
 MAX_NAME_LENGTH = 200
 MAX_NAMES = 64  # encoders in one request
-Submit = Callable[[np.ndarray, float | None], Awaitable[np.ndarray]]
-
-
-@dataclass(frozen=True)
-class Embedded:
-    """One encoder's embeddings of a request, with what computed them."""
-
-    name: str
-    matrix: np.ndarray  # (B, D) float32
-    precision: str
-    weights_sha256: str
-
-
-@dataclass
-class _Loaded:
-    encoder: Encoder
-    submit: Submit
-    batcher: DynamicBatcher | None
-    precision: str = ""
-    weights_sha256: str = ""
-
-    def memory_bytes(self) -> int:
-        return self.encoder.memory_bytes()
-
-    def embedded(self, matrix: np.ndarray) -> Embedded:
-        return Embedded(self.encoder.name, matrix, self.precision, self.weights_sha256)
 
 
 class EncoderHandler:
@@ -109,6 +76,7 @@ class EncoderHandler:
         max_patches_per_request: int | None = None,
         warm_up_batch: int = 0,
         max_loaded_bytes: int | None = None,
+        load_policy: LoadPolicy | None = None,
     ):
         self._source = source
         self._device = device
@@ -125,13 +93,23 @@ class EncoderHandler:
         workers = 32 if source.batches_itself else 1
         self._compute = ThreadPoolExecutor(workers, thread_name_prefix="encoder-compute")
         # Least recently used encoders are released past `max_loaded_bytes` of weights.
-        self._loaded = LoadedEncoders(self._load, max_loaded_bytes, _released)
+        self._loaded = LoadedEncoders(self._load, max_loaded_bytes, released, self._estimate)
+        self._policy = load_policy or LoadPolicy()
+        # Loads (disk, hub) on threads of their own: requests never queue behind them.
+        self._loads = ThreadPoolExecutor(
+            self._policy.max_concurrent_loads, thread_name_prefix="encoder-load"
+        )
+        self._preloading = False
         self.ready = False
 
     def preload(self, names: list[str], precision: str = "") -> None:
         """Load `names` before the first request; the handler is ready after it."""
-        for name in self._checked(names):
-            self._loaded.get((name, self._precision(precision)))
+        self._preloading = True  # the operator named these: they may be downloaded
+        try:
+            for name in self._checked(names) if names else []:
+                self._loaded.get((name, self._precision(precision)))
+        finally:
+            self._preloading = False
         self.ready = True
 
     def load(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
@@ -141,13 +119,19 @@ class EncoderHandler:
         entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
         return [entry.encoder.describe() for entry in entries]
 
+    async def load_async(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
+        """`load` on the loading threads."""
+        self.check(names)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._loads, self.load, names, precision)
+
     def embed_now(self, names: list[str], precision: str, patches: np.ndarray) -> list[Embedded]:
         """`embed` on the calling thread, without batching across callers (in process)."""
         results = []
-        for entry in self._entries(names, precision, patches):
+        for entry in self._entries(names, precision, patches) or []:
             step = self._pass_size(entry.encoder, patches.shape[1:])
             parts = [
-                _run(entry.encoder, patches[start : start + step])
+                run(entry.encoder, patches[start : start + step])
                 for start in range(0, len(patches), step)
             ]
             results.append(entry.embedded(np.concatenate(parts)))
@@ -163,9 +147,13 @@ class EncoderHandler:
     ) -> list[Embedded]:
         """(B, H, W, 3) uint8 -> one `Embedded` per name, in the order of `names`, batched
         with other callers' requests; none of it runs past `deadline` (time.perf_counter())."""
-        loop = asyncio.get_running_loop()
-        # Loading reads weights from disk: off the event loop.
-        entries = await loop.run_in_executor(None, self._entries, names, precision, patches)
+        entries = self._entries(names, precision, patches, load=False)
+        if entries is None:  # loading reads weights from disk: on the loading threads
+            loop = asyncio.get_running_loop()
+            entries = await loop.run_in_executor(
+                self._loads, self._entries, names, precision, patches
+            )
+        assert entries is not None
         if deadline is not None and time.perf_counter() > deadline:
             raise DeadlineExceeded("the deadline passed while the encoders loaded")
         results = await asyncio.gather(*(entry.submit(patches, deadline) for entry in entries))
@@ -180,12 +168,20 @@ class EncoderHandler:
             if entry.batcher is not None:
                 await entry.batcher.close()
         self._compute.shutdown(wait=False)
+        self._loads.shutdown(wait=False, cancel_futures=True)
 
-    def _entries(self, names: list[str], precision: str, patches: np.ndarray) -> list[_Loaded]:
+    def _entries(
+        self, names: list[str], precision: str, patches: np.ndarray, load: bool = True
+    ) -> list[Loaded] | None:
+        """The entries of `names`, loading those missing (else None if any is)."""
         self._check_ready()
         self._check_patches(patches)
         precision = self._precision(precision)
-        entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
+        keys = [(name, precision) for name in self._checked(names)]
+        found = [self._loaded.get(key) if load else self._loaded.find(key) for key in keys]
+        entries = [entry for entry in found if entry is not None]
+        if len(entries) < len(keys):
+            return None
         for entry in entries:
             self._pass_size(entry.encoder, patches.shape[1:])  # a patch over budget: refused
         return entries
@@ -214,6 +210,7 @@ class EncoderHandler:
         for name in names:
             if len(name) > MAX_NAME_LENGTH:  # no encoder is named so; never echoed whole
                 raise NotFound(f"unknown encoder {shown(name)}")
+            self._policy.check(name)
         repeated = sorted(name for name, count in Counter(names).items() if count > 1)
         if repeated:
             raise InvalidInput(f"encoders named more than once in one request: {repeated}")
@@ -236,25 +233,38 @@ class EncoderHandler:
         # "" is left to the source (a Triton model runs its own precision).
         return checked_precision(precision) if precision else precision
 
-    def _load(self, key: Key) -> _Loaded:
+    def _load(self, key: Key) -> Loaded:
         name, precision = key
-        encoder = self._source.create(name, self._device, precision, self._weights_dir)
+        encoder = self._source.create(
+            name, self._device, precision, self._weights_dir, self._may_download()
+        )
         if self._warm_up_batch:
             encoder.warm_up(self._warm_up_batch)
         log.info("loaded %s at %s (%.0f MB)", name, precision, encoder.memory_bytes() / 1e6)
         return self._entry(encoder)
 
-    def _entry(self, encoder: Encoder) -> _Loaded:
+    def _estimate(self, key: Key) -> int | None:
+        name, precision = key
+        if not precision:
+            return None  # each model's own, known to the source only
+        return self._source.estimated_bytes(
+            name, precision, self._weights_dir, self._may_download()
+        )
+
+    def _may_download(self) -> bool:
+        return self._preloading or self._policy.allow_download
+
+    def _entry(self, encoder: Encoder) -> Loaded:
         if self._source.batches_itself:
 
             async def forward(patches: np.ndarray, deadline: float | None) -> np.ndarray:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._compute, _run, encoder, patches)
+                return await loop.run_in_executor(self._compute, run, encoder, patches)
 
-            return _loaded(encoder, forward, None)
+            return loaded_entry(encoder, forward, None)
         batching = self._batching
         batcher = DynamicBatcher(
-            lambda patches: _run(encoder, patches),
+            lambda patches: run(encoder, patches),
             self._compute,
             batching.max_batch_size,
             batching.max_delay,
@@ -262,21 +272,4 @@ class EncoderHandler:
             self._observer,
             batch_limit=lambda shape: self._pass_size(encoder, shape),
         )
-        return _loaded(encoder, batcher.submit, batcher)
-
-
-def _loaded(encoder: Encoder, submit: Submit, batcher: DynamicBatcher | None) -> _Loaded:
-    facts = encoder.describe()
-    return _Loaded(
-        encoder, submit, batcher, facts.get("precision", ""), facts.get("weights_sha256", "")
-    )
-
-
-def _released(entry: _Loaded) -> None:
-    log.info("released %s: least recently used, past the loaded budget", entry.encoder.name)
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _run(encoder: Encoder, patches: np.ndarray) -> np.ndarray:
-    return encoder.embed(torch.from_numpy(np.ascontiguousarray(patches))).numpy()
+        return loaded_entry(encoder, batcher.submit, batcher)

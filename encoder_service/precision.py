@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("float32", "float16", "bfloat16")
+PRECISION_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 
 def default_precision(device: str) -> str:

@@ -11,9 +11,15 @@ from encoder_service.custom import CustomEncoder, CustomEncoderEntry
 from encoder_service.encoder import Encoder, NetworkEncoder
 from encoder_service.external_networks import check_installed
 from encoder_service.hub_preprocessing import fetch_hub_config, with_hub_preprocessing
-from encoder_service.precision import checked_precision, default_precision, torch_dtype
+from encoder_service.precision import (
+    PRECISION_BYTES,
+    checked_precision,
+    default_precision,
+    torch_dtype,
+)
 from encoder_service.spec import EncoderSpec
 from encoder_service.weights import resolve_weights
+from encoder_service.weights_size import parameter_count
 
 
 class UnknownEncoder(NotFound):
@@ -51,6 +57,23 @@ class EncoderRegistry:
         if custom is not None:
             return custom.embedding_dim
         raise self._unknown(name)
+
+    def estimated_bytes(
+        self,
+        name: str,
+        precision: str,
+        weights_dir: Path | None = None,
+        allow_download: bool = True,
+    ) -> int | None:
+        """What `create` would hold, from the weights file's parameters (None: a plugin's
+        encoder, not known before it is made)."""
+        spec = self._specs.get(name)
+        if spec is None:
+            if name in self._custom:
+                return None
+            raise self._unknown(name)
+        weights = resolve_weights(spec, weights_dir, allow_download)
+        return parameter_count(weights.path) * PRECISION_BYTES[checked_precision(precision)]
 
     def create(
         self,

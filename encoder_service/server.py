@@ -8,10 +8,12 @@ from atlaspatch_api.hosting.metrics import ServiceMetrics
 from atlaspatch_api.hosting.server import ModelServer, ServerSettings
 from atlaspatch_api.v1 import encoder_pb2_grpc
 from encoder_service.handler import Batching, EncoderHandler, EncoderSource
+from encoder_service.load_policy import LoadPolicy
 from encoder_service.servicer import EncoderServicer
 
 SERVICE_NAME = "atlaspatch.v1.Encoder"
 DEFAULT_LOADED_BYTES = 8 * 2**30
+DEFAULT_DECODED_BYTES = 2**30
 
 
 def encoder_server(
@@ -23,10 +25,14 @@ def encoder_server(
     weights_dir: Path | None = None,
     batching: Batching | None = None,
     max_loaded_bytes: int | None = DEFAULT_LOADED_BYTES,
+    load_policy: LoadPolicy | None = None,
+    max_decoded_bytes: int = DEFAULT_DECODED_BYTES,
 ) -> tuple[ModelServer, EncoderHandler]:
     """`source` is the encoder registry, or Triton (which batches itself); `precision` is the
     default of requests that name none ("": the source's default for `device`); past
-    `max_loaded_bytes` of weights the least recently used encoders are released."""
+    `max_loaded_bytes` of weights the least recently used encoders are released; clients
+    may have loaded what `load_policy` allows (default: `preload` only); tiled requests in
+    progress decode to at most `max_decoded_bytes` together."""
     metrics = ServiceMetrics("encoder")
     batching = batching or Batching()
     handler = EncoderHandler(
@@ -40,10 +46,11 @@ def encoder_server(
         max_patches_per_request=batching.max_queue,
         warm_up_batch=batching.max_batch_size,
         max_loaded_bytes=max_loaded_bytes,
+        load_policy=load_policy or LoadPolicy.serving(preload),
     )
     handler.preload(preload)
     servicer = EncoderServicer(
-        handler, max_patches=batching.max_queue, max_decoded_bytes=settings.max_message_bytes
+        handler, max_patches=batching.max_queue, max_decoded_bytes=max_decoded_bytes
     )
 
     def add(server) -> None:

@@ -14,6 +14,7 @@ import grpc
 from atlaspatch_api import wire
 from atlaspatch_api.tiles import decode_batch
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
+from encoder_service.byte_budget import ByteBudget
 from encoder_service.handler import EncoderHandler
 
 
@@ -24,12 +25,15 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         max_patches: int | None = None,
         max_decoded_bytes: int | None = None,
     ):
-        """`max_decoded_bytes`: what a tiled request may decode to (the most that a request
-        of pixels may carry)."""
+        """`max_decoded_bytes`: what the tiled requests in progress may decode to, together
+        (one request over it is refused; others wait for room)."""
         self._handler = handler
         self._max_patches = max_patches
         self._max_decoded = max_decoded_bytes
-        # JPEG tiles decode on every core (libjpeg releases the GIL), off the event loop.
+        self._decoding = ByteBudget(max_decoded_bytes)
+        # A request's checks and assembly, in proportion to its size: off the event loop.
+        self._requests = ThreadPoolExecutor(4, thread_name_prefix="tiled-request")
+        # JPEG tiles decode on every core (libjpeg releases the GIL).
         self._decode = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="tile-decode")
 
     async def Embed(
@@ -39,29 +43,25 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         self._handler.check(names)  # before any decoding
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.perf_counter() + remaining
-        if request.WhichOneof("batch") == "tiled":
-            tiled = wire.tiled_from_proto(request.tiled, self._max_patches, self._max_decoded)
-            # Assembled on a thread of the loop's own (its tiles decode on self._decode).
-            patches = await asyncio.get_running_loop().run_in_executor(
-                None, decode_batch, tiled, self._decode
-            )
-        else:
+        if request.WhichOneof("batch") != "tiled":
             patches = wire.patches_from_proto(request.patches)
-        results = await self._handler.embed(names, request.precision, patches, deadline)
-        return encoder_pb2.EmbedResponse(
-            embeddings=[
-                wire.embedding_to_proto(e.name, e.matrix, e.precision, e.weights_sha256)
-                for e in results
-            ]
-        )
+            results = await self._handler.embed(names, request.precision, patches, deadline)
+            return _response(results)
+        loop = asyncio.get_running_loop()
+        tiled = await loop.run_in_executor(
+            self._requests, wire.tiled_from_proto, request.tiled, self._max_patches,
+            self._max_decoded,
+        )  # fmt: skip
+        # The decoded patches are held until they are embedded: the budget covers both.
+        async with self._decoding.hold(tiled.decoded_bytes):
+            patches = await loop.run_in_executor(self._requests, decode_batch, tiled, self._decode)
+            results = await self._handler.embed(names, request.precision, patches, deadline)
+        return _response(results)
 
     async def Load(
         self, request: encoder_pb2.LoadRequest, context: grpc.aio.ServicerContext
     ) -> encoder_pb2.LoadResponse:
-        # Loading reads weights from disk: off the event loop.
-        facts = await asyncio.get_running_loop().run_in_executor(
-            None, self._handler.load, list(request.encoders), request.precision
-        )
+        facts = await self._handler.load_async(list(request.encoders), request.precision)
         return encoder_pb2.LoadResponse(encoders=[_info(f) for f in facts])
 
     async def ListEncoders(
@@ -70,6 +70,15 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         return encoder_pb2.ListEncodersResponse(
             encoders=[_info(facts) for facts in self._handler.describe()]
         )
+
+
+def _response(results: list) -> encoder_pb2.EmbedResponse:
+    return encoder_pb2.EmbedResponse(
+        embeddings=[
+            wire.embedding_to_proto(e.name, e.matrix, e.precision, e.weights_sha256)
+            for e in results
+        ]
+    )
 
 
 def _info(facts: dict[str, Any]) -> encoder_pb2.EncoderInfo:

@@ -44,11 +44,20 @@ class TritonEncoders:
     def default_precision(self, device: str) -> str:
         return ""  # each model runs the precision it was exported with
 
+    def estimated_bytes(self, *args: Any, **kwargs: Any) -> int | None:
+        return 0  # Triton holds the weights, not this process
+
     def create(
-        self, name: str, device: str = "", precision: str = "", weights_dir: Any = None
+        self,
+        name: str,
+        device: str = "",
+        precision: str = "",
+        weights_dir: Any = None,
+        allow_download: bool = False,
     ) -> TritonEncoder:
-        """The encoder `name` as served by Triton. `device` and `weights_dir` are Triton's
-        business and ignored; `precision`, when given, must be the model's."""
+        """The encoder `name` as served by Triton. `device`, `weights_dir` and
+        `allow_download` are Triton's business and ignored; `precision`, when given, must be
+        the model's."""
         client = self.client()
         try:
             if not client.is_model_ready(name):

@@ -79,6 +79,7 @@ class FeatureSettings:
 
     encoders: EncoderClient
     feature_batch_size: int = 32
+    remove_features: tuple[str, ...] = ()  # feature sets taken out of existing files first
 
     @property
     def names(self) -> list[str]:

@@ -54,3 +54,28 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until_serving(address: str, within: float = 120) -> None:
+    """Until the service at `address` reports SERVING (a service started as a process)."""
+    import time
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
+    stop = time.monotonic() + within
+    while time.monotonic() < stop:
+        try:
+            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"no service at {address}")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The most memory the process `pid` has held so far."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024

@@ -36,27 +36,54 @@ def rows_done(partial: Path) -> int:
         return 0
 
 
-@pytest.mark.slow
-def test_sigkill_mid_slide_then_rerun_resumes_and_equals_a_clean_run(
-    tmp_path: Path, synthetic_slide
-) -> None:
-    out = tmp_path / "out"
+def stopped_mid_slide(slide: Path, out: Path, stop: signal.Signals) -> int:
+    """A `process` run of `slide` sent `stop` once two batches of features are on disk;
+    its exit status."""
     args = [
-        "process", str(synthetic_slide.path), "-o", str(out), *COMMON,
+        "process", str(slide), "-o", str(out), *COMMON,
         "--feature-extractors", "efficientnet_lite0", "--feature-batch-size", "8",
     ]  # fmt: skip
     worker = subprocess.Popen(
         [*ATLASPATCH, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    partial = out / "patches" / f".{synthetic_slide.path.stem}.h5.partial"
+    partial = out / "patches" / f".{slide.stem}.h5.partial"
     deadline = time.monotonic() + 300
-    while rows_done(partial) < 16:  # two batches of features are on disk
+    while rows_done(partial) < 16:
         assert worker.poll() is None, worker.stderr.read().decode()
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    assert not (out / "patches" / f"{synthetic_slide.path.stem}.h5").exists()
+    worker.send_signal(stop)
+    status = worker.wait(120)
+    assert not (out / "patches" / f"{slide.stem}.h5").exists()
+    assert partial.exists()
+    return status
+
+
+def test_sigterm_stops_at_a_batch_and_leaves_a_resumable_file_a_report_and_no_lock(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    # SIGTERM (what SLURM and Kubernetes send) used to kill the run at once: its lock stayed
+    # and no report was written.
+    out = tmp_path / "out"
+    assert stopped_mid_slide(synthetic_slide.path, out, signal.SIGTERM) == 128 + signal.SIGTERM
+    assert not list((out / "locks").iterdir())
+    (report,) = reports(out)
+    assert report["interrupted"] == "SIGTERM"
+    assert report["counts"]["failed"] == 1
+    assert report["slides"][0]["reason"].startswith("interrupted by SIGTERM")
+    stopped_at = rows_done(out / "patches" / f".{synthetic_slide.path.stem}.h5.partial")
+    assert stopped_at >= 16 and stopped_at % 8 == 0  # stopped between batches
+    rerun = process_run(synthetic_slide.path, out, "--feature-extractors", "efficientnet_lite0")
+    assert rerun.exit_code == 0, rerun.output
+    assert f"resumed at patch {stopped_at} of" in rerun.output
+
+
+@pytest.mark.slow
+def test_sigkill_mid_slide_then_rerun_resumes_and_equals_a_clean_run(
+    tmp_path: Path, synthetic_slide
+) -> None:
+    out = tmp_path / "out"
+    stopped_mid_slide(synthetic_slide.path, out, signal.SIGKILL)
 
     rerun = process_run(synthetic_slide.path, out, "--feature-extractors", "efficientnet_lite0")
     assert rerun.exit_code == 0, rerun.output

@@ -1,6 +1,7 @@
 """`atlaspatch encode-patient` on a real `process` output: the mean pool and MOOZY (random
 weights) against independent computations, AtlasPatch 1.1.0's patient file layout, reuse,
-a patient with a failed slide, and manifests that cannot be used."""
+a patient with a failed slide, rows that fail their case alone, and manifests that cannot be
+used."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.cli import atlaspatch
-from tests.output_helpers import leftovers
+from tests.output_helpers import leftovers, reports
 from tests.slide_encoder_helpers import (
     CPU,
     FEATURES,
@@ -134,6 +135,7 @@ def test_a_patient_with_a_failed_slide_fails_and_names_it(work) -> None:
         ("case_id,slide_path\nP1,a.tiff\nP1,a.tiff\n", "listed twice for case P1"),
         ("case_id,slide_path,mpp\nP1,a.tiff,0.25\nP2,a.tiff,0.5\n", "another mpp"),
         ("case_id,slide_path\n", "lists no cases"),
+        ("case_id,slide_path\nP\x00,a.tiff\n", "cases.csv:2: case_id 'P\\x00' cannot be"),
     ],
 )
 def test_manifests_that_cannot_be_used(work, text: str, message: str) -> None:
@@ -143,3 +145,53 @@ def test_manifests_that_cannot_be_used(work, text: str, message: str) -> None:
         slides / "cases.csv", out, "--patient-encoders", "mean", "--mean-patch-encoder", FEATURES
     )
     assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_each_bad_row_fails_its_case_alone_before_any_work(work) -> None:
+    """A trailing empty field is no error; a field too many, an id that cannot be a file
+    name (too long, NUL, separator) or a missing slide fails that case alone, naming the
+    line; c.tiff, listed only by a case whose id is unusable, is never computed."""
+    slides, out, _ = work
+    write_slides(slides, ("c",))
+    long_id = "x" * 201
+    rows = [
+        "case_id,slide_path",
+        "P1,a.tiff,",  # line 2
+        "P2,a.tiff,surplus",  # line 3
+        f"{long_id},b.tiff",  # line 4
+        "P\x00,c.tiff",  # line 5
+        "P3,missing.tiff",  # line 6
+        "P4,b.tiff",  # line 7
+        "P3,b.tiff",  # line 8: P3 fails as a whole, not with b alone
+        "x\\y,b.tiff",  # line 9
+    ]
+    (slides / "cases.csv").write_text("\n".join(rows) + "\n")
+    options = ("--patient-encoders", "mean", "--mean-patch-encoder", FEATURES)
+    result = encode_patient(slides / "cases.csv", out, *options)
+
+    assert result.exit_code == 1, result.output
+    assert "2 done, 0 skipped, 5 failed of 7 patient embeddings" in result.output
+    failed = sorted(line for line in result.output.splitlines() if line.startswith("FAILED"))
+    csv = slides / "cases.csv"
+    assert failed == sorted(
+        [
+            f"FAILED   P2 (mean): {csv}:3: it has 1 more field(s) than the header",
+            f"FAILED   '{long_id[:60]}...' (mean): {csv}:4: case_id '{long_id[:60]}...' "
+            "cannot be a file name: it is 201 bytes long in UTF-8, at most 200 are allowed",
+            f"FAILED   'P\\x00' (mean): {csv}:5: case_id 'P\\x00' cannot be a file name: "
+            "it holds a NUL byte",
+            f"FAILED   P3 (mean): {csv}:6: {slides / 'missing.tiff'} is not a file",
+            f"FAILED   'x\\\\y' (mean): {csv}:9: case_id 'x\\\\y' cannot be a file name: "
+            "it holds a path separator",
+        ]
+    )
+    written = sorted(p.name for p in (out / "patient_features" / "mean").iterdir())
+    assert written == ["P1.h5", "P4.h5"]
+    assert not (out / "patches" / "c.h5").exists()
+    (report,) = [r for r in reports(out) if r["command"] == "encode-patient"]
+    assert report["case_counts"] == {"done": 2, "skipped": 0, "failed": 5}
+    by_case = {entry["case_id"]: entry for entry in report["cases"]}
+    assert by_case["P4"]["status"] == "done" and by_case["P4"]["encoder"] == "mean"
+    assert by_case["P4"]["output"] == str(out / "patient_features" / "mean" / "P4.h5")
+    assert by_case["P2"]["status"] == "failed" and ":3:" in by_case["P2"]["reason"]
+    assert f"report: {out / 'reports'}" in result.output

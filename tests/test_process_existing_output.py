@@ -1,6 +1,7 @@
 """`atlaspatch process` on existing output: matching coordinates reused, mismatched ones
-refused unless forced, a run that dies leaves no result and the next resumes, a failed
-addition keeps the file."""
+refused unless forced, --force recomputing only the named feature sets, feature sets removed
+only when asked, a run that dies leaves no result and the next resumes, a failed addition
+keeps the file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from tests.cli import coords_run
 from tests.cli import process_run as process
+from tests.output_helpers import reports
 from tests.process_helpers import PLUGIN
 
 LITE = ("--feature-extractors", "efficientnet_lite0")
@@ -34,6 +36,7 @@ def test_adding_an_encoder_reuses_matching_coordinates(tmp_path: Path, synthetic
     assert first.exit_code == 0, first.output
     second = process(synthetic_slide.path, tmp_path, *with_plugin(plugin))
     assert second.exit_code == 0, second.output
+    assert "added features/my_encoder; kept features/efficientnet_lite0" in second.output
     with h5py.File(h5_path) as f:
         assert np.array_equal(f["coords"][...], coords) and f.attrs["creation_date"] == created
         assert sorted(f["features"]) == ["efficientnet_lite0", "my_encoder"]
@@ -52,6 +55,7 @@ def test_mismatched_coordinates_are_refused_unless_forced(tmp_path: Path, synthe
     )
     forced = process(synthetic_slide.path, tmp_path, *other_step, "--force")
     assert forced.exit_code == 0
+    assert "replaced synthetic-40x.h5 (step_size None there, 128 asked)" in forced.output
     with h5py.File(tmp_path / "patches" / "synthetic-40x.h5") as f:
         assert f.attrs["overlap"] == 128 and len(f["features/efficientnet_lite0"]) == len(
             f["coords"]
@@ -105,3 +109,59 @@ def test_a_failed_addition_keeps_the_existing_file(tmp_path: Path, synthetic_sli
     assert result.exit_code == 1
     assert h5_path.read_bytes() == before
     assert [p.name for p in (tmp_path / "patches").iterdir()] == ["synthetic-40x.h5"]
+
+
+def test_force_recomputes_only_the_named_feature_sets(tmp_path: Path, synthetic_slide) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    assert process(synthetic_slide.path, tmp_path, *with_plugin(plugin)).exit_code == 0
+    h5_path = tmp_path / "patches" / "synthetic-40x.h5"
+    with h5py.File(h5_path, "r+") as f:
+        lite, mine = f["features/efficientnet_lite0"][...], f["features/my_encoder"][...]
+        f["features/efficientnet_lite0"][...] = 0  # what a recomputation must undo
+
+    forced = process(synthetic_slide.path, tmp_path, *LITE, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "replaced features/efficientnet_lite0; kept features/my_encoder" in forced.output
+    with h5py.File(h5_path) as f:
+        assert sorted(f["features"]) == ["efficientnet_lite0", "my_encoder"]
+        np.testing.assert_allclose(f["features/efficientnet_lite0"][...], lite, atol=1e-5)
+        assert np.array_equal(f["features/my_encoder"][...], mine)
+
+
+def test_feature_sets_are_removed_only_when_asked(tmp_path: Path, synthetic_slide) -> None:
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(PLUGIN)
+    assert process(synthetic_slide.path, tmp_path, *with_plugin(plugin)).exit_code == 0
+    h5_path = tmp_path / "patches" / "synthetic-40x.h5"
+    with h5py.File(h5_path) as f:
+        lite, coords = f["features/efficientnet_lite0"][...], f["coords"][...]
+
+    both = process(synthetic_slide.path, tmp_path, *LITE, "--remove-features", "efficientnet_lite0")
+    assert both.exit_code == 2 and "use --force" in both.output
+    removed = process(synthetic_slide.path, tmp_path, *LITE, "--remove-features", "my_encoder")
+    assert removed.exit_code == 0, removed.output
+    assert "skipped  synthetic-40x.tiff: removed features/my_encoder; coordinates and" in (
+        removed.output
+    )
+    with h5py.File(h5_path) as f:
+        assert list(f["features"]) == ["efficientnet_lite0"]
+        assert list(f["feature_checksums"]) == ["efficientnet_lite0"]
+        assert np.array_equal(f["features/efficientnet_lite0"][...], lite)
+        assert np.array_equal(f["coords"][...], coords)
+    again = process(synthetic_slide.path, tmp_path, *LITE, "--remove-features", "my_encoder")
+    assert again.exit_code == 0 and "removed features" not in again.output
+
+
+def test_coordinates_made_again_name_what_they_drop(tmp_path: Path, synthetic_slide) -> None:
+    assert process(synthetic_slide.path, tmp_path, *LITE).exit_code == 0
+    forced = coords_run(synthetic_slide.path, tmp_path, "--force")
+    assert forced.exit_code == 0, forced.output
+    said = "replaced synthetic-40x.h5 (its coordinates are made again); dropped " + (
+        "features/efficientnet_lite0"
+    )
+    assert said in forced.output
+    (entry,) = [r for r in reports(tmp_path) if r["command"] == "segment-and-get-coords"]
+    assert said in entry["slides"][0]["reason"]
+    with h5py.File(tmp_path / "patches" / "synthetic-40x.h5") as f:
+        assert "features" not in f

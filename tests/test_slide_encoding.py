@@ -1,6 +1,7 @@
 """`atlaspatch encode-slide` on a real `process` output: the mean pool against numpy, MOOZY
 (random weights) against the moozy package's own encoding, the reference's layout, reuse,
-patch features computed where missing, and per-slide failures."""
+patch features computed where missing, means over several patch encoders kept side by side,
+and per-slide failures."""
 
 from __future__ import annotations
 
@@ -127,6 +128,45 @@ def test_missing_patch_features_are_computed_first(work) -> None:
             np.testing.assert_allclose(
                 h5["slide_features/mean"][...], mean_of(out, stem), rtol=1e-5, atol=1e-6
             )
+
+
+def test_a_mean_over_another_patch_encoder_replaces_none(work) -> None:
+    """A file from before means were kept per patch encoder (slide_features/mean alone) gets
+    a mean over resnet18 (its features added here: its weights are not): the earlier mean is
+    kept under its own name, slide_features/mean is the latest, and the run says so."""
+    slides, out, _ = work
+    mean = ("--slide-encoders", "mean", "--mean-patch-encoder")
+    assert encode_slide(slides, out, *mean, FEATURES).exit_code == 0
+    resnet = {}
+    for seed, stem in enumerate("ab"):
+        path = out / "patches" / f"{stem}.h5"
+        resnet[stem] = add_feature_set(path, "resnet18", 512, seed).astype(np.float64).mean(0)
+        with h5py.File(path, "r+") as h5:
+            del h5[f"slide_features/mean.{FEATURES}"]  # as the reference leaves the file
+
+    second = encode_slide(slides, out, *mean, "resnet18")
+    assert second.exit_code == 0, second.output
+    assert (
+        f"the mean over {FEATURES} kept as slide_features/mean.{FEATURES}, "
+        "slide_features/mean replaced" in second.output
+    )
+    assert "slide_features/mean.resnet18 added" in second.output
+    for stem in "ab":
+        with h5py.File(out / "patches" / f"{stem}.h5") as h5:
+            group = h5["slide_features"]
+            assert sorted(group) == ["mean", f"mean.{FEATURES}", "mean.resnet18"]
+            assert group[f"mean.{FEATURES}"].attrs["source_patch_encoder"] == FEATURES
+            np.testing.assert_allclose(group[f"mean.{FEATURES}"][...], mean_of(out, stem), 1e-5)
+            for name in ("mean", "mean.resnet18"):
+                np.testing.assert_allclose(group[name][...], resnet[stem], rtol=1e-5, atol=1e-6)
+                assert group[name].attrs["source_patch_encoder"] == "resnet18"
+                assert set(group[name].attrs) == REFERENCE_ATTRS
+
+    third = encode_slide(slides, out, *mean, FEATURES)  # the reference's name follows
+    assert third.exit_code == 0 and "0 skipped" in third.output, third.output
+    with h5py.File(out / "patches" / "a.h5") as h5:
+        np.testing.assert_allclose(h5["slide_features/mean"][...], mean_of(out, "a"), 1e-5)
+        np.testing.assert_allclose(h5["slide_features/mean.resnet18"][...], resnet["a"], 1e-5)
 
 
 def test_a_slide_whose_features_cannot_be_made_fails_alone(work) -> None:

@@ -104,7 +104,29 @@ def test_malformed_tiled_requests_are_invalid(synthetic_slide) -> None:
         repeated.regions[0].tiles.append(0)
         repeated.regions[0].tile_x.append(2048)
         repeated.regions[0].tile_y.append(2048)
-    cases = (beyond, "beyond"), (huge, "sides"), (ragged, "differ in length"), (repeated, "at most")
+    twice = encoder_pb2.TiledPatches()
+    twice.CopyFrom(message)
+    region = twice.regions[0]
+    (
+        region.tiles.append(0),
+        region.tile_x.append(region.tile_x[0]),
+        region.tile_y.append(region.tile_y[0]),
+    )
+    off_grid = encoder_pb2.TiledPatches()
+    off_grid.CopyFrom(message)
+    off_grid.regions[0].tile_x[0] += 1
+    elsewhere = encoder_pb2.TiledPatches()
+    elsewhere.CopyFrom(message)
+    elsewhere.regions[0].x += 4 * message.read_size  # its tiles are no longer under it
+    cases = (
+        (beyond, "beyond"),
+        (huge, "sides"),
+        (ragged, "differ in length"),
+        (repeated, "at most"),
+        (twice, "two tiles at one position"),
+        (off_grid, "not a tile of the level under the region"),
+        (elsewhere, "not a tile of the level under the region"),
+    )
     for bad, why in cases:
         with pytest.raises(InvalidInput, match=why):
             wire.tiled_from_proto(bad)
@@ -113,7 +135,8 @@ def test_malformed_tiled_requests_are_invalid(synthetic_slide) -> None:
 
     corrupt = encoder_pb2.TiledPatches()
     corrupt.CopyFrom(message)
-    corrupt.tiles[0] = message.tiles[0][:50]
+    tile = message.tiles[0]
+    corrupt.tiles[0] = tile[: tile.index(b"\xff\xda")] + b"\xff\xd9"  # a frame, no scan
     with pytest.raises(InvalidInput, match="does not decode"):
         decode_batch(wire.tiled_from_proto(corrupt))
 

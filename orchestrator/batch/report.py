@@ -1,5 +1,6 @@
 """The machine-readable record of a run: `<output>/reports/<host>-<pid>-<time>.json`, one file
-per worker, with every slide's status, reason, patch count and seconds per stage."""
+per worker, with every slide's status, reason, patch count and seconds per stage (and, for
+`encode-patient`, every case's)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
+from orchestrator.pipeline.interrupt import stopped_by
 from orchestrator.pipeline.result import SlideResult
 
 
@@ -22,11 +24,13 @@ def write_report(
     started: float,
     finished: float,
     shard: str = "",
+    cases: list[dict[str, Any]] | None = None,
 ) -> Path:
+    """`cases`: one entry per case and encoder, each with a status; counted in case_counts."""
     folder = output / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     host, pid = socket.gethostname(), os.getpid()
-    stamp = dt.datetime.fromtimestamp(started, dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+    stamp = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
     path = folder / f"{host}-{pid}-{stamp}.json"
     report: dict[str, Any] = {
         "command": command,
@@ -35,14 +39,16 @@ def write_report(
         "host": host,
         "pid": pid,
         "shard": shard,
-        "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(),
+        "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
         "seconds": round(finished - started, 3),
-        "counts": {
-            status: sum(r.status == status for r in results)
-            for status in ("done", "skipped", "failed")
-        },
+        # The signal that stopped the run (SIGTERM, SIGINT), or null: it ran to its end.
+        "interrupted": stopped_by(),
+        "counts": _counts([result.status for result in results]),
         "slides": [_entry(result) for result in results],
     }
+    if cases is not None:
+        report["case_counts"] = _counts([case["status"] for case in cases])
+        report["cases"] = cases
     temporary = path.with_name(f".{path.name}.partial")
     try:
         temporary.write_text(json.dumps(report, indent=2) + "\n")
@@ -51,6 +57,10 @@ def write_report(
         raise
     os.replace(temporary, path)
     return path
+
+
+def _counts(statuses: list[str]) -> dict[str, int]:
+    return {status: statuses.count(status) for status in ("done", "skipped", "failed")}
 
 
 def _entry(result: SlideResult) -> dict[str, Any]:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tqdm import tqdm
 
 from orchestrator.batch.claim import claim
 from orchestrator.batch.locks import SlideLocks
+from orchestrator.output.removal import remove_feature_sets
 from orchestrator.pipeline.decision import Action, Decision, decide
 from orchestrator.pipeline.flow import compute, settle
+from orchestrator.pipeline.interrupt import stop_point, stopped_by
 from orchestrator.pipeline.job import Job
 from orchestrator.pipeline.result import SlideResult, failure
 from orchestrator.slides.slide import SlideSource
@@ -26,33 +29,57 @@ def run_slides(sources: list[SlideSource], job: Job) -> list[SlideResult]:
     results: list[SlideResult] = []
     batch_size = max(1, min(run.seg_batch_size, run.max_open_slides))
     progress = tqdm(total=len(sources), unit="slide", disable=not run.show_progress, leave=True)
+    try:
+        _run_chunks(sources, job, batch_size, results, progress)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C (interrupt.py): the rest is not done
+        reached = {result.source.path for result in results}
+        why = f"interrupted by {stopped_by() or 'SIGINT'}"
+        for source in sources:
+            if source.path not in reached:
+                results.append(SlideResult(source, "failed", f"{why}; a rerun goes on from here"))
+    progress.close()
+    order = {source.path: index for index, source in enumerate(sources)}
+    return sorted(results, key=lambda result: order[result.source.path])
+
+
+def _run_chunks(
+    sources: list[SlideSource],
+    job: Job,
+    batch_size: int,
+    results: list[SlideResult],
+    progress: tqdm,
+) -> None:
+    """`run_slides`' work, its results added to `results` as they come."""
+    run = job.run
     with (
         SlideLocks(run.output / "locks") as locks,
         ThreadPoolExecutor(max(1, min(run.patch_workers, batch_size))) as pool,
     ):
         for chunk in _chunks(sources, batch_size):
+            stop_point()
             to_compute = []
+            # Per slide: what was done to its file already, and what computing it will do.
+            notes: dict[Path, tuple[str, str]] = {}
             for source in chunk:
                 refused = claim(locks, source)
                 if refused is not None:
                     results.append(refused)
                     continue
-                decision = _decision(source, job)
+                removed, decision = _removal(source, job), _decision(source, job)
                 if decision.action is Action.COMPUTE:
                     to_compute.append(source)
+                    notes[source.path] = (removed, decision.reason)
                     continue
-                results.append(_settled(source, decision, job))
+                settled = _settled(source, decision, job)
+                results.extend(_noted([settled], {source.path: (removed, "")}))
                 locks.release(source.stem)
             try:
                 if to_compute:
-                    results.extend(compute(to_compute, job, pool))
+                    results.extend(_noted(compute(to_compute, job, pool), notes))
             finally:
                 for source in to_compute:
                     locks.release(source.stem)
             progress.update(len(chunk))
-    progress.close()
-    order = {source.path: index for index, source in enumerate(sources)}
-    return sorted(results, key=lambda result: order[result.source.path])
 
 
 def _decision(source: SlideSource, job: Job) -> Decision:
@@ -71,6 +98,32 @@ def _settled(source: SlideSource, decision: Decision, job: Job) -> SlideResult:
     if result.status == "done":
         result.seconds.setdefault("finish", time.perf_counter() - start)
     return result
+
+
+def _removal(source: SlideSource, job: Job) -> str:
+    """--remove-features on the slide's file: what was removed, or why it could not be."""
+    if job.features is None or not job.features.remove_features:
+        return ""
+    path = job.slide_file(source).path
+    try:
+        removed = remove_feature_sets(path, list(job.features.remove_features))
+    except Exception as exc:
+        return f"features not removed ({failure(source, exc).reason})"
+    return "removed " + ", ".join(f"features/{name}" for name in removed) if removed else ""
+
+
+def _noted(results: list[SlideResult], notes: dict[Path, tuple[str, str]]) -> list[SlideResult]:
+    """Each result with what was done to its file before, and with what its computation did
+    to the file there where it is done (one that fails leaves the file as it was)."""
+    for result in results:
+        before, when_done = notes.get(result.source.path, ("", ""))
+        done = when_done if result.status == "done" else ""
+        result.reason = _joined(before, result.reason, done)
+    return results
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
 
 
 def _chunks(items: list[SlideSource], size: int) -> Iterator[list[SlideSource]]:

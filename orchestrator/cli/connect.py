@@ -42,4 +42,10 @@ def connect_encoders(options: dict[str, Any]) -> EncoderClient:
 
 
 def _endpoint(url: str, options: dict[str, Any]) -> Endpoint:
-    return Endpoint.parse(url, options.get("token"), options.get("tls_ca"))
+    return Endpoint.parse(
+        url,
+        options.get("token"),
+        options.get("tls_ca"),
+        options.get("tls_client_cert"),
+        options.get("tls_client_key"),
+    )

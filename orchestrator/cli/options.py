@@ -105,8 +105,8 @@ SAM2_CHECKPOINT = option(
 ENCODERS = option(
     "--encoders",
     default="",
-    help="Encoders, comma or space separated: those a service loads at start (others load "
-    "on first use), or those to export.",
+    help="Encoders, comma or space separated: those a service loads at start (clients may "
+    "have others loaded only where --loadable allows), or those to export.",
 )
 PRECISION_CHOICE = click.Choice(PRECISIONS)
 PRECISION_HELP = "Encoder precision.  [default: float16 on a GPU, float32 on the CPU]"
@@ -149,6 +149,15 @@ TLS_CA = option(
     default=None,
     type=FILE,
     help="CA certificate (or the server's self-signed one) for grpcs:// endpoints.",
+)
+TLS_CLIENT = compose(
+    option(
+        "--tls-client-cert",
+        default=None,
+        type=FILE,
+        help="This client's certificate, for services that require mutual TLS...",
+    ),
+    option("--tls-client-key", default=None, type=FILE, help="...and its private key."),
 )
 VISUALIZE_CONTOURS = option(
     "--visualize-contours", is_flag=True, help="Draw tissue (red) and hole (blue) outlines."

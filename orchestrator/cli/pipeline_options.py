@@ -17,6 +17,7 @@ from orchestrator.cli.options import (
     SAM2_CHECKPOINT,
     TISSUE_MODEL,
     TLS_CA,
+    TLS_CLIENT,
     TOKEN,
     VERBOSE,
     VISUALIZE_CONTOURS,
@@ -26,6 +27,7 @@ from orchestrator.cli.options import (
     compose,
     default_workers,
     option,
+    split_names,
 )
 
 OUTPUT = option(
@@ -174,7 +176,12 @@ patch_choices = compose(
     _flag("--visualize-mask", "Draw the tissue mask on the thumbnail."),
     VISUALIZE_CONTOURS,
     _flag("--skip-existing", "Skip slides whose HDF5 exists (also the behaviour without --force)."),
-    _flag("--force", "Overwrite existing outputs."),
+    _flag(
+        "--force",
+        "Recompute existing outputs. With --feature-extractors: only those feature sets, on "
+        "the file's coordinates, keeping its others; a file whose coordinates were made "
+        "otherwise is made anew, and the summary names what it held.",
+    ),
 )
 
 coordinates = compose(patch_size_option(), target_mag_option(), patch_choices)
@@ -212,6 +219,14 @@ features = compose(
         help="Encoders, comma or space separated (e.g. 'resnet50,uni_v2'); see "
         "`atlaspatch encoders`. Each patch is read once and fed to all of them.",
     ),
+    option(
+        "--remove-features",
+        default="",
+        callback=lambda ctx, param, text: tuple(split_names(text or "")),
+        help="Feature sets to remove from existing HDF5s first, comma or space separated; "
+        "each removal is said in the summary. Nothing else removes a feature set: --force "
+        "recomputes only those of --feature-extractors.",
+    ),
     feature_runtime,
 )
 
@@ -224,6 +239,7 @@ segmenter_endpoint = compose(
     ),
     TOKEN,
     TLS_CA,
+    TLS_CLIENT,
 )
 
 encoder_endpoint = compose(

@@ -17,7 +17,9 @@ from orchestrator.batch.summary import print_summary
 from orchestrator.cli.boundary import configure_logging
 from orchestrator.cli.connect import connect_encoders, connect_segmenter
 from orchestrator.cli.inputs import ensure_writable, load_sources
+from orchestrator.pipeline import interrupt
 from orchestrator.pipeline.job import Job
+from orchestrator.pipeline.result import SlideResult
 from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
 
 
@@ -30,6 +32,7 @@ def run_command(
     """Run `command` over its slides, write this worker's report, then exit 1 if any
     slide failed."""
     configure_logging(options["verbose"], quiet=logging.WARNING)
+    interrupt.install()
     keep_freed_buffers()  # patches and batches are fresh buffers of megabytes, slide after slide
     started = time.time()
     sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
@@ -38,6 +41,12 @@ def run_command(
     features = None
     if with_features:  # connected before any slide: unknown encoders, a refused token fail here
         features = settings_from(FeatureSettings, options, encoders=connect_encoders(options))
+        both = sorted(set(features.remove_features) & set(features.names))
+        if both:
+            raise click.UsageError(
+                f"--remove-features and --feature-extractors both name {', '.join(both)}: "
+                "to compute a feature set anew, use --force"
+            )
     job = Job.create(run, connect_segmenter(options), coords, features)
     results = run_slides(sources, job)
     print_summary(results)
@@ -47,4 +56,13 @@ def run_command(
         click.echo(f"Error: the report could not be written: {exc}", err=True)
         sys.exit(1)
     click.echo(f"report: {report}")
-    sys.exit(1 if any(result.status == "failed" for result in results) else 0)
+    sys.exit(exit_status(results))
+
+
+def exit_status(results: list[SlideResult]) -> int:
+    """128 + the signal of a stopped run; else 1 where a slide failed."""
+    stopped = interrupt.exit_status()
+    if stopped is not None:
+        click.echo(f"stopped by {interrupt.stopped_by()}: rerun the command to go on", err=True)
+        return stopped
+    return 1 if any(result.status == "failed" for result in results) else 0

@@ -22,6 +22,7 @@ from orchestrator.cli.options import (
     SAM2_CHECKPOINT,
     TISSUE_MODEL,
     TLS_CA,
+    TLS_CLIENT,
     TOKEN,
     VERBOSE,
     WEIGHTS_DIR,
@@ -52,6 +53,20 @@ server_options = compose(
     TOKEN,
     option("--tls-cert", type=FILE, help="Serve TLS with this certificate..."),
     option("--tls-key", type=FILE, help="...and this private key."),
+    option(
+        "--tls-client-ca",
+        type=FILE,
+        help="Mutual TLS: serve only clients whose certificate this CA signed (clients pass "
+        "--tls-client-cert/--tls-client-key).",
+    ),
+    option(
+        "--max-concurrent-rpcs",
+        type=click.IntRange(min=1),
+        default=256,
+        show_default=True,
+        help="Calls in progress at once, all clients together; past it RESOURCE_EXHAUSTED "
+        "(clients retry).",
+    ),
     option(
         "--grace-seconds",
         type=Number(),
@@ -114,6 +129,40 @@ def serve() -> None:
     help="Weights held at once, all encoders and precisions together; past it the least "
     "recently used encoder is released (loaded again when next asked for).",
 )
+@option(
+    "--loadable",
+    default="",
+    help="Encoders clients may have loaded besides --encoders: names or shell patterns, "
+    "comma separated ('*': the whole catalogue).  [default: only --encoders]",
+)
+@option(
+    "--allow-downloads",
+    is_flag=True,
+    help="Fetch the weights of a --loadable encoder from the Hugging Face hub when a client "
+    "asks for it and they are not here (--encoders are always fetched at start).",
+)
+@option(
+    "--max-concurrent-loads",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Encoders loading at once; requests for loaded encoders never wait for them.",
+)
+@option(
+    "--max-message-mib",
+    type=Number(min=1),
+    default=64.0,
+    show_default=True,
+    help="Largest request; clients split larger batches of pixels (tiles are far smaller).",
+)
+@option(
+    "--max-decoded-mib",
+    type=Number(min=1),
+    default=1024.0,
+    show_default=True,
+    help="Pixels decoded from tiles and not yet embedded, all requests together: a request "
+    "waits for room, and one over it alone is refused.",
+)
 @backend_options
 @WEIGHTS_DIR
 @FEATURE_PLUGINS
@@ -125,6 +174,7 @@ def serve_encoder(**options: Any) -> None:
     are Triton's own (its config.pbtxt), and --precision defaults to the model's.
     """
     from encoder_service.handler import Batching
+    from encoder_service.load_policy import LoadPolicy
     from encoder_service.server import encoder_server
     from encoder_service.sources import encoder_source
 
@@ -139,15 +189,26 @@ def serve_encoder(**options: Any) -> None:
         options["max_queue"],
         round(options["max_pass_megapixels"] * 1e6),
     )
+    encoders = split_names(options["encoders"])
+    policy = LoadPolicy.serving(
+        encoders,
+        split_names(options["loadable"]),
+        options["allow_downloads"],
+        options["max_concurrent_loads"],
+    )
+    if not policy.loadable:
+        raise click.UsageError("name what it serves: --encoders NAMES and/or --loadable NAMES")
     server, _ = encoder_server(
-        _settings(options),
+        _settings(options, max_message_bytes=round(options["max_message_mib"] * 2**20)),
         source,
-        split_names(options["encoders"]),
+        encoders,
         device,
         precision,
         options["weights_dir"],
         batching,
         round(options["max_loaded_gib"] * 2**30),
+        policy,
+        round(options["max_decoded_mib"] * 2**20),
     )
     _serve(server)
 
@@ -182,8 +243,15 @@ def serve_segmenter(**options: Any) -> None:
 @serve.command("health")
 @click.argument("url", required=False, envvar="ATLASPATCH_HEALTH_URL")
 @TLS_CA
+@TLS_CLIENT
 @option("--timeout", type=Number(), default=3.0, show_default=True, help="Seconds to wait.")
-def serve_health(url: str | None, tls_ca: Path | None, timeout: float) -> None:
+def serve_health(
+    url: str | None,
+    tls_ca: Path | None,
+    tls_client_cert: Path | None,
+    tls_client_key: Path | None,
+    timeout: float,
+) -> None:
     """Exit 0 when the service at URL (host:port, grpc://, grpcs://) reports SERVING, else 1.
 
     For container health checks and exec probes (Kubernetes' own gRPC probes cannot speak TLS).
@@ -193,7 +261,7 @@ def serve_health(url: str | None, tls_ca: Path | None, timeout: float) -> None:
 
     # A container's service listens where its ATLASPATCH_PORT says: one image, any port.
     url = url or f"127.0.0.1:{os.environ.get('ATLASPATCH_PORT') or 50051}"
-    status = serving_status(url, tls_ca, timeout)
+    status = serving_status(url, tls_ca, timeout, tls_client_cert, tls_client_key)
     if status != "SERVING":
         raise click.ClickException(f"{url}: {status}")
     click.echo(f"{url}: {status}")
@@ -208,12 +276,14 @@ def _triton_url(options: dict[str, Any]) -> str | None:
     return options["triton_url"]
 
 
-def _settings(options: dict[str, Any]) -> ServerSettings:
+def _settings(options: dict[str, Any], **more: Any) -> ServerSettings:
     from atlaspatch_api.hosting.server import ServerSettings
 
     if bool(options["tls_cert"]) != bool(options["tls_key"]):
         raise click.ClickException("TLS needs both --tls-cert and --tls-key")
-    return settings_from(ServerSettings, options)
+    if options["tls_client_ca"] and not options["tls_cert"]:
+        raise click.ClickException("--tls-client-ca needs --tls-cert and --tls-key")
+    return settings_from(ServerSettings, options, **more)
 
 
 def _serve(server: ModelServer) -> None:

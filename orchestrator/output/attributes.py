@@ -32,7 +32,7 @@ def file_attributes(
         "mpp": float(slide.scale.mpp) if slide.scale.mpp is not None else "None",
         "wsi_path": str(slide.source.open_path),  # a DICOM series: the file OpenSlide opens
         "filename": slide.source.name,
-        "creation_date": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "creation_date": dt.datetime.now(dt.UTC).isoformat(),
         "num_patches": 0,  # set on commit
         "vendor": slide.reader.vendor,
         "magnification_source": slide.scale.source,

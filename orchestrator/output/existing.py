@@ -15,6 +15,7 @@ from orchestrator.output.feature_sets import complete_feature_sets, stored_featu
 from orchestrator.output.writer import COORDS_COMPLETE
 from orchestrator.settings import CoordsSettings
 
+SLIDE_FEATURES = "slide_features"
 # What a feature set must share with this run's encoder to be reused.
 FEATURE_FACTS = ("precision", "weights_sha256", "features_version")
 # Feature sets written before versions were recorded are version 1.
@@ -54,6 +55,7 @@ class ExistingOutput:
     coords_complete: bool = False  # set by a run that died while embedding (see resume)
     # The feature sets with every row written, by name, with their dimension.
     complete_features: dict[str, int] = field(default_factory=dict)
+    slide_features: list[str] = field(default_factory=list)  # its slide embeddings' names
 
     @property
     def encoders(self) -> list[str]:
@@ -67,6 +69,7 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
             features = stored_feature_facts(h5, FEATURE_FACTS)
             has_coords = "coords" in h5
             complete = complete_feature_sets(h5) if has_coords else {}
+            slide_features = list(h5.get(SLIDE_FEATURES, {}))
     except OSError as exc:
         return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
     if not has_coords:
@@ -79,6 +82,7 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
         features=features,
         coords_complete=coords_complete,
         complete_features=complete,
+        slide_features=slide_features,
     )
 
 

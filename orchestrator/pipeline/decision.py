@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from orchestrator.output.existing import ExistingOutput
 from orchestrator.pipeline.job import Job
 from orchestrator.slides.slide import SlideSource
 
@@ -20,7 +21,7 @@ class Action(Enum):
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    reason: str = ""
+    reason: str = ""  # COMPUTE, ADD_FEATURES: what it does to the file there, when done
     missing: tuple[str, ...] = ()  # ADD_FEATURES: the encoders to add
 
 
@@ -40,15 +41,16 @@ def decide(source: SlideSource, job: Job) -> Decision:
         return COMPUTE  # masks only: pictures are always made anew
     out = job.slide_file(source)
     out.clear_private_leftovers()
-    if job.features is not None and not out.exists():
+    if job.features is not None and (job.run.force or not out.exists()):
         if job.run.force:
             out.drop_leftover()
-            return COMPUTE
-        usable = out.leftover_usable(job.expected(source), job.features.names)
-        return Decision(Action.RESUME) if usable else COMPUTE
-    if job.run.force or not out.exists():
+        elif out.leftover_usable(job.expected(source), job.features.names):
+            return Decision(Action.RESUME)
+    if not out.exists():
         return COMPUTE
     existing = out.inspect(job.expected(source))
+    if job.run.force:
+        return _forced(existing, job)
     if existing.damaged:
         why = f"{out.path} is damaged: {existing.mismatch}; use --force to recompute it"
         return Decision(Action.FAIL, why)
@@ -74,4 +76,32 @@ def decide(source: SlideSource, job: Job) -> Decision:
     missing = tuple(name for name in names if name not in existing.complete_features)
     if not missing:
         return Decision(Action.SKIP, "coordinates and features exist")
-    return Decision(Action.ADD_FEATURES, missing=missing)
+    return Decision(Action.ADD_FEATURES, changes(existing, missing), missing)
+
+
+def _forced(existing: ExistingOutput, job: Job) -> Decision:
+    """--force: the named feature sets computed anew on the file's own coordinates, the
+    others kept; only coordinates that cannot be reused are made again, and what they take
+    with them is said."""
+    if job.features is not None and not existing.damaged and not existing.mismatch:
+        names = tuple(job.features.names)
+        return Decision(Action.ADD_FEATURES, changes(existing, names), names)
+    computed = job.features.names if job.features is not None else []
+    lost = [f"features/{name}" for name in existing.features if name not in computed]
+    lost += [f"slide_features/{name}" for name in existing.slide_features]
+    why = existing.mismatch or "its coordinates are made again"
+    note = f"replaced {existing.path.name} ({why})"
+    return Decision(Action.COMPUTE, note + (f"; dropped {', '.join(lost)}" if lost else ""))
+
+
+def changes(existing: ExistingOutput, computed: tuple[str, ...]) -> str:
+    """What adding `computed` to the file does to it, as the summary says it."""
+    replaced = [name for name in computed if name in existing.features]
+    added = [name for name in computed if name not in existing.features]
+    kept = [name for name in existing.features if name not in computed]
+    parts = [
+        f"{verb} " + ", ".join(f"features/{name}" for name in names)
+        for verb, names in (("added", added), ("replaced", replaced), ("kept", kept))
+        if names
+    ]
+    return "; ".join(parts)

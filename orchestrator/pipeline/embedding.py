@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from client.encoder import EncoderClient
 from orchestrator.coordinates.geometry import PatchGeometry
+from orchestrator.pipeline.interrupt import stop_point
 from orchestrator.slides.patches import PatchReader
 from orchestrator.slides.slide import SlideSource
 from orchestrator.slides.tile_batches import TileBatches
@@ -48,6 +49,7 @@ def embed_patches(
         first, count, future = pending.popleft()
         write(first, future.result())
         progress.update(count)
+        stop_point()  # rows written so far stay: a rerun resumes after them
 
     tiles = TileBatches.open(source, geometry, xy) if encoders.accepts_tiles else None
     # Batches of raw pixels are megabytes each: fewer of them wait at once.

@@ -113,7 +113,7 @@ def settle(source: SlideSource, decision: Decision, job: Job) -> SlideResult:
     encoders = job.features.encoders.only(list(decision.missing))
     with out.adding(encoders.describe()) as (patches, features):
         _embed(job, encoders, source, patches.geometry, patches.xy, features, 0)
-    return SlideResult(source, "done", "", len(patches.xy), out.path)
+    return SlideResult(source, "done", decision.reason, len(patches.xy), out.path)
 
 
 def _embed(

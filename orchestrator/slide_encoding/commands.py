@@ -15,9 +15,11 @@ from orchestrator.batch.summary import print_summary
 from orchestrator.cli.boundary import configure_logging
 from orchestrator.cli.inputs import ensure_writable, load_sources
 from orchestrator.cli.options import split_names
+from orchestrator.cli.run import exit_status
+from orchestrator.pipeline import interrupt
 from orchestrator.pipeline.result import SlideResult
 from orchestrator.settings import CoordsSettings, RunSettings, settings_from
-from orchestrator.slide_encoding.patch_stage import prepare_patch_files
+from orchestrator.slide_encoding.patch_stage import Ready, prepare_patch_files
 from orchestrator.slide_encoding.plan import Plan, make_plan
 from orchestrator.slide_encoding.shelf import ModelShelf
 from orchestrator.slide_encoding.slide_stage import encode_slides
@@ -25,6 +27,7 @@ from orchestrator.slide_encoding.slide_stage import encode_slides
 
 def run_encode_slide(options: dict[str, Any]) -> None:
     configure_logging(options["verbose"], quiet=logging.WARNING)
+    interrupt.install()
     started = time.time()
     plan = _plan(options, "slide_encoders", patient=False)
     sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
@@ -35,33 +38,52 @@ def run_encode_slide(options: dict[str, Any]) -> None:
         sources, options, run, settings_from(CoordsSettings, options), plan.patch_encoders
     )
     shelf = ModelShelf(options["device"], options["weights_dir"])
-    results += encode_slides(ready, plan, run.output, shelf, run.force, run.show_progress)
+    if interrupt.stopped_by() is None:
+        results += encode_slides(ready, plan, run.output, shelf, run.force, run.show_progress)
     order = {source.path: index for index, source in enumerate(sources)}
     results.sort(key=lambda result: order[result.source.path])
     print_summary(results)
     _report(run, "encode-slide", results, started, shard)
-    sys.exit(1 if any(result.status == "failed" for result in results) else 0)
+    sys.exit(exit_status(results))
 
 
 def run_encode_patient(options: dict[str, Any]) -> None:
+    from orchestrator.slide_encoding.case_ids import case_id_limit
     from orchestrator.slide_encoding.manifest import load_manifest
-    from orchestrator.slide_encoding.patient_stage import encode_patients, print_cases
+    from orchestrator.slide_encoding.patient_stage import (
+        case_entries,
+        encode_patients,
+        print_cases,
+    )
 
     configure_logging(options["verbose"], quiet=logging.WARNING)
+    interrupt.install()
+    started = time.time()
     plan = _plan(options, "patient_encoders", patient=True)
+    ensure_writable(options["output"])
     try:
-        manifest = load_manifest(options["manifest"])
+        manifest = load_manifest(options["manifest"], case_id_limit(str(options["output"])))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    ensure_writable(options["output"])
     options = {**_with_geometry(options, plan), "mpp_table": manifest.mpp_table}
     run = settings_from(RunSettings, options)
     coords = settings_from(CoordsSettings, options)
-    ready, failed = prepare_patch_files(manifest.sources, options, run, coords, plan.patch_encoders)
+    ready: Ready = []
+    failed: list[SlideResult] = []
+    if manifest.sources:
+        ready, failed = prepare_patch_files(
+            manifest.sources, options, run, coords, plan.patch_encoders
+        )
     shelf = ModelShelf(options["device"], options["weights_dir"])
+    if interrupt.stopped_by() is not None:  # no case is encoded from a stopped run
+        why = f"interrupted by {interrupt.stopped_by()}; a rerun goes on from here"
+        failed += [SlideResult(source, "failed", why) for source, _ in ready]
+        ready = []
     outcomes = encode_patients(manifest, ready, failed, plan, run, shelf)
     print_cases(outcomes)
-    sys.exit(1 if any(outcome.status == "failed" for outcome in outcomes) else 0)
+    _report(run, "encode-patient", failed, started, "", case_entries(outcomes))
+    failed_case = any(outcome.status == "failed" for outcome in outcomes)
+    sys.exit(interrupt.exit_status() or (1 if failed_case else 0))
 
 
 def _plan(options: dict[str, Any], key: str, patient: bool) -> Plan:
@@ -83,10 +105,15 @@ def _with_geometry(options: dict[str, Any], plan: Plan) -> dict[str, Any]:
 
 
 def _report(
-    run: RunSettings, command: str, results: list[SlideResult], started: float, shard: str
+    run: RunSettings,
+    command: str,
+    results: list[SlideResult],
+    started: float,
+    shard: str,
+    cases: list[dict[str, Any]] | None = None,
 ) -> None:
     try:
-        report = write_report(run.output, command, results, started, time.time(), shard)
+        report = write_report(run.output, command, results, started, time.time(), shard, cases)
     except OSError as exc:
         click.echo(f"Error: the report could not be written: {exc}", err=True)
         sys.exit(1)

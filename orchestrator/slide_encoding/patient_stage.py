@@ -1,12 +1,14 @@
 """Encoding patients: a patient whose slides all have their patch files gets one embedding
 per encoder (reused where the file there was made from the same slide files); a patient with
-a failed slide fails, naming the slide and why; the others go on."""
+a failed slide, or a manifest row that cannot be used, fails, naming it and why; the others
+go on."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,7 +49,11 @@ def encode_patients(
 ) -> list[CaseOutcome]:
     files = {source.path: path for source, path in ready}
     why = {result.source.path: result.reason for result in failed}
-    outcomes = []
+    outcomes = [
+        CaseOutcome(bad.label, facts.name, "failed", "; ".join(bad.reasons))
+        for bad in manifest.bad
+        for facts in plan.encoders
+    ]
     with SlideLocks(run.output / "locks" / "patients") as locks:
         for case in manifest.cases:
             missing = [
@@ -62,21 +68,32 @@ def encode_patients(
                     )
                     continue
                 paths = [files[source.path] for source in case.slides]
-                key = f"{facts.name}.{case.case_id}"
-                holder = locks.acquire(key)
-                if holder is not None:
-                    outcome = CaseOutcome(
-                        case.case_id, facts.name, "skipped", f"another worker has it: {holder}"
-                    )
-                    outcomes.append(outcome)
-                    continue
-                try:
-                    outcomes.append(_encode_case(case, paths, facts, manifest.path, run, shelf))
-                except Exception as exc:
-                    outcomes.append(CaseOutcome(case.case_id, facts.name, "failed", reason(exc)))
-                finally:
-                    locks.release(key)
+                outcomes.append(_locked_case(locks, case, paths, facts, manifest.path, run, shelf))
     return outcomes
+
+
+def _locked_case(
+    locks: SlideLocks,
+    case: Case,
+    paths: list[Path],
+    facts: SlideEncoderFacts,
+    manifest: Path,
+    run: RunSettings,
+    shelf: ModelShelf,
+) -> CaseOutcome:
+    key = f"{facts.name}.{case.case_id}"
+    try:
+        holder = locks.acquire(key)
+    except OSError as exc:
+        return CaseOutcome(case.case_id, facts.name, "failed", f"cannot take its lock: {exc}")
+    if holder is not None:
+        return CaseOutcome(case.case_id, facts.name, "skipped", f"another worker has it: {holder}")
+    try:
+        return _encode_case(case, paths, facts, manifest, run, shelf)
+    except Exception as exc:
+        return CaseOutcome(case.case_id, facts.name, "failed", reason(exc))
+    finally:
+        locks.release(key)
 
 
 def _encode_case(
@@ -96,9 +113,19 @@ def _encode_case(
     attributes = patient_attributes(facts, manifest, slides)
     if not run.force and output.exists() and reusable(output, dim, attributes):
         return CaseOutcome(case.case_id, facts.name, "skipped", "its embedding exists", output)
+    replaced = output.exists()
     vector = as_embedding(shelf.get(facts).encode_case(paths), facts.name, dim)
     write_patient_embedding(output, vector, attributes)
-    return CaseOutcome(case.case_id, facts.name, "done", f"{len(paths)} slides", output)
+    note = f"{len(paths)} slides, " + ("replaced the one made otherwise" if replaced else "added")
+    return CaseOutcome(case.case_id, facts.name, "done", note, output)
+
+
+def case_entries(outcomes: list[CaseOutcome]) -> list[dict[str, Any]]:
+    """The cases as the run report records them."""
+    return [
+        {**asdict(outcome), "output": str(outcome.output) if outcome.output else None}
+        for outcome in outcomes
+    ]
 
 
 def print_cases(outcomes: list[CaseOutcome]) -> None:

@@ -67,9 +67,7 @@ def _encode_slide(
             vectors[facts.name] = (vector, patch_file.provenance(facts))
         except Exception as exc:
             problems.append(f"{facts.name}: {reason(exc)}")
-    if vectors:
-        write_slide_embeddings(patch_file, vectors)
-    notes = [f"{SLIDE_FEATURES}/{name} written" for name in vectors]
+    notes = write_slide_embeddings(patch_file, vectors) if vectors else []
     notes += [f"{SLIDE_FEATURES}/{name} reused" for name in reused]
     if problems:
         done = f" ({', '.join(notes)})" if notes else ""

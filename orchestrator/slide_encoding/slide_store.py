@@ -1,6 +1,9 @@
 """Slide embeddings in the slide's own HDF5, as AtlasPatch 1.1.0 keeps them:
 `slide_features/<encoder>`, a 1-D float32 dataset with the attributes encoder_name,
 source_patch_encoder, num_patches, patch_size, patch_size_level0 and target_magnification.
+The mean pool, which can average any patch encoder's features, also keeps each of its means
+as `slide_features/mean.<patch encoder>`, so that a mean over another patch encoder never
+replaces it; `slide_features/mean`, where the reference's readers look, is the latest.
 
 They are written on a copy of the file that is renamed over it when complete, so a run that
 dies never leaves the slide's file damaged or an embedding half-written."""
@@ -16,12 +19,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from encoder_service.slide_encoders.catalog import MEAN, SlideEncoderFacts
+from orchestrator.output.existing import SLIDE_FEATURES
 from orchestrator.output.feature_sets import complete_feature_sets
 from orchestrator.output.space import check_room
 from orchestrator.output.writer import partial_path
-
-SLIDE_FEATURES = "slide_features"
 
 
 @dataclass(frozen=True)
@@ -86,42 +88,78 @@ def read_patch_file(path: Path) -> PatchFile:
         )
 
 
+def dataset_names(encoder: str, patch_encoder: str | None) -> tuple[str, ...]:
+    """Where, under `slide_features/`, the encoder's embedding is kept; the reference's name
+    last."""
+    if encoder == MEAN and patch_encoder:
+        return (f"{MEAN}.{patch_encoder}", MEAN)
+    return (encoder,)
+
+
 def reusable(patch_file: PatchFile, facts: SlideEncoderFacts) -> bool:
-    """Whether `slide_features/<name>` is there and was made by this encoder from the
-    file's present patches and features (the reference's checks)."""
-    with h5py.File(patch_file.path, "r") as h5:
-        dataset = h5.get(f"{SLIDE_FEATURES}/{facts.name}")
-        if not isinstance(dataset, h5py.Dataset) or dataset.ndim != 1:
-            return False
-        if dataset.shape[0] != patch_file.expected_dim(facts):
-            return False
-        stored = {key: dataset.attrs.get(key) for key in patch_file.provenance(facts)}
+    """Whether `slide_features/<name>` is there (with the mean's per-patch-encoder copy,
+    where the file has one) and was made by this encoder from the file's present patches
+    and features (the reference's checks)."""
     wanted = patch_file.provenance(facts)
-    return all(_same(stored[key], value) for key, value in wanted.items())
+    dim = patch_file.expected_dim(facts)
+    with h5py.File(patch_file.path, "r") as h5:
+        group = h5.get(SLIDE_FEATURES, {})
+        found = [name for name in dataset_names(facts.name, facts.patch_encoder) if name in group]
+        if facts.name not in found:
+            return False
+        for name in found:
+            dataset = group[name]
+            if not isinstance(dataset, h5py.Dataset) or dataset.shape != (dim,):
+                return False
+            if not all(_same(dataset.attrs.get(key), value) for key, value in wanted.items()):
+                return False
+    return True
 
 
 def write_slide_embeddings(
     patch_file: PatchFile, vectors: dict[str, tuple[np.ndarray, dict[str, Any]]]
-) -> None:
+) -> list[str]:
     """`slide_features/<name>` for each name (replacing one there), all in one copy of the
-    file renamed over it."""
+    file renamed over it; what was added, replaced and kept, as the summary says it."""
     path = patch_file.path
     temporary = partial_path(path)
-    added = sum(vector.nbytes for vector, _ in vectors.values()) + (1 << 20)
+    added = sum(2 * vector.nbytes for vector, _ in vectors.values()) + (1 << 20)
     check_room(path.parent, temporary.name, path.stat().st_size + added)
+    notes: list[str] = []
     try:
         shutil.copyfile(path, temporary)
         with h5py.File(temporary, "r+") as h5:
             group = h5.require_group(SLIDE_FEATURES)
             for name, (vector, attrs) in vectors.items():
-                if name in group:
-                    del group[name]
-                dataset = group.create_dataset(name, data=np.asarray(vector, dtype=np.float32))
-                for key, value in attrs.items():
-                    dataset.attrs[key] = value
+                for key in dataset_names(name, attrs.get("source_patch_encoder")):
+                    if key == MEAN:
+                        notes += _keep_earlier_mean(group, attrs.get("source_patch_encoder"))
+                    notes.append(
+                        f"{SLIDE_FEATURES}/{key} " + ("replaced" if key in group else "added")
+                    )
+                    if key in group:
+                        del group[key]
+                    dataset = group.create_dataset(key, data=np.asarray(vector, dtype=np.float32))
+                    for attr, value in attrs.items():
+                        dataset.attrs[attr] = value
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+    return notes
+
+
+def _keep_earlier_mean(group: h5py.Group, patch_encoder: str | None) -> list[str]:
+    """A `slide_features/mean` over another patch encoder, written before means were kept per
+    patch encoder, copied to its own name before it is replaced."""
+    earlier = group.get(MEAN)
+    if not isinstance(earlier, h5py.Dataset):
+        return []
+    source = earlier.attrs.get("source_patch_encoder")
+    source = source.decode() if isinstance(source, bytes) else source
+    if not source or source == patch_encoder or f"{MEAN}.{source}" in group:
+        return []
+    group.copy(earlier, f"{MEAN}.{source}")
+    return [f"the mean over {source} kept as {SLIDE_FEATURES}/{MEAN}.{source}"]
 
 
 def _same(stored: Any, wanted: Any) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from atlaspatch_api.tiles import TiledBatch, TilePlacement, covering
+from atlaspatch_api.wire import MAX_TILE_SIDE, MIN_TILE_SIDE
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.slides.slide import SlideReader, SlideSource, open_slide
 
@@ -21,13 +22,18 @@ class TileBatches:
     def open(
         cls, source: SlideSource, geometry: PatchGeometry, xy: np.ndarray
     ) -> TileBatches | None:
-        """None when some patch is not on a tiled-JPEG level's pixel grid (then the slide
-        reader decodes, and pixels travel)."""
+        """None when some patch is not on a tiled-JPEG level's pixel grid, or its tiles are
+        smaller or larger than a service takes (then the slide reader decodes, and pixels
+        travel)."""
         reader = open_slide(source)
         tiles = reader.tiled
         aligned = tiles is not None and all(
             tiles.origin((int(x), int(y)), geometry.level) is not None for x, y in xy
         )
+        if aligned:  # and its tiles of a size that services take
+            codec, _ = tiles.level(geometry.level)  # type: ignore[union-attr]
+            sides = (codec.tile_width, codec.tile_height)
+            aligned = all(MIN_TILE_SIDE <= side <= MAX_TILE_SIDE for side in sides)
         if not aligned:
             reader.close()
             return None

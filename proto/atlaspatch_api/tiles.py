@@ -9,13 +9,14 @@ and through a service.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
 from atlaspatch_api.errors import InvalidInput
+from atlaspatch_api.jpeg_frame import jpeg_frame
 
 WHITE = 255  # where nothing was scanned: a sparse tile, or outside the level
 
@@ -62,7 +63,7 @@ def assemble(
     level_size: tuple[int, int],
     codec: TileCodec,
     placements: Sequence[TilePlacement],
-    decoded: Sequence[np.ndarray | None],
+    decoded: Mapping[int, np.ndarray | None] | Sequence[np.ndarray | None],
 ) -> np.ndarray:
     """The region of `size` (width, height) at (x0, y0) from its decoded tiles (None: not
     scanned)."""
@@ -122,31 +123,89 @@ class TiledBatch:
     def nbytes(self) -> int:
         return sum(len(tile) for tile in self.tiles)
 
+    @property
+    def decoded_bytes(self) -> int:
+        """What decoding holds at most: the patches at their larger side (read or patch),
+        and every tile a region names."""
+        side = max(self.read_size, self.patch_size)
+        named = {p.tile for places in self.placements for p in places if self.tiles[p.tile]}
+        tile = self.codec.tile_width * self.codec.tile_height * 3
+        return len(self) * side * side * 3 + len(named) * tile
+
 
 def decode_batch(batch: TiledBatch, pool: Executor | None = None) -> np.ndarray:
     """(n, patch_size, patch_size, 3) uint8; tiles decoded on `pool` (libjpeg releases the
-    GIL), the same pixels as the slide reader gives."""
+    GIL), the same pixels as the slide reader gives.
+
+    Every tile a region names is checked by its JPEG header first (a tile that claims
+    another size is refused before anything is decoded); tiles no region names are never
+    decoded, the regions are cut a few at a time, and each tile is released after its last
+    region."""
     import cv2
 
-    decode = batch.codec.decode
-    try:
-        jobs = (pool.map if pool is not None else map)(
-            lambda data: decode(data) if data else None, batch.tiles
-        )
-        decoded = list(jobs)
-    except Exception as exc:  # a corrupt or truncated tile from the wire
-        raise InvalidInput(f"a tile does not decode: {exc}") from exc
-    shape = (batch.codec.tile_height, batch.codec.tile_width, 3)
-    if any(tile is not None and tile.shape != shape for tile in decoded):
-        raise InvalidInput(f"a tile does not decode to {shape[1]}x{shape[0]} RGB")
+    last_use = {place.tile: i for i, places in enumerate(batch.placements) for place in places}
+    check_frames(batch, last_use)
+    decoded: dict[int, np.ndarray | None] = {}
     size = batch.patch_size
     out = np.empty((len(batch), size, size, 3), np.uint8)
-    for index, ((x0, y0), placements) in enumerate(
-        zip(batch.origins, batch.placements, strict=True)
-    ):
-        read = (batch.read_size, batch.read_size)
-        region = assemble(x0, y0, read, batch.level_size, batch.codec, placements, decoded)
-        if batch.read_size != size:
-            region = cv2.resize(region, (size, size), interpolation=cv2.INTER_LINEAR)
-        out[index] = region
+    for start in range(0, len(batch), REGIONS_AT_ONCE):
+        chunk = range(start, min(len(batch), start + REGIONS_AT_ONCE))
+        wanted = sorted({p.tile for i in chunk for p in batch.placements[i]} - decoded.keys())
+        decoded.update(zip(wanted, _decode_tiles(batch, wanted, pool), strict=True))
+        for index in chunk:
+            read = (batch.read_size, batch.read_size)
+            region = assemble(
+                *batch.origins[index],
+                read,
+                batch.level_size,
+                batch.codec,
+                batch.placements[index],
+                decoded,
+            )
+            if batch.read_size != size:
+                region = cv2.resize(region, (size, size), interpolation=cv2.INTER_LINEAR)
+            out[index] = region
+        for tile in [tile for tile in decoded if last_use[tile] < chunk.stop]:
+            del decoded[tile]
     return out
+
+
+# Regions cut per round of decoding: enough tiles at once to keep every decoding core busy.
+REGIONS_AT_ONCE = 32
+
+
+def check_frames(batch: TiledBatch, tiles: Iterable[int]) -> None:
+    """Each of `tiles` (indices into the batch) is empty or a JPEG stream of the level's
+    tile size."""
+    codec = batch.codec
+    for index in tiles:
+        data = batch.tiles[index]
+        if not data:
+            continue
+        frame = jpeg_frame(data)
+        if (frame.width, frame.height) != (codec.tile_width, codec.tile_height):
+            raise InvalidInput(
+                f"tile {index} claims {frame.width}x{frame.height} px; the level's tiles are "
+                f"{codec.tile_width}x{codec.tile_height}"
+            )
+        if frame.components not in (1, 3, 4):
+            raise InvalidInput(f"tile {index} claims {frame.components} colour components")
+
+
+def _decode_tiles(
+    batch: TiledBatch, indices: list[int], pool: Executor | None
+) -> list[np.ndarray | None]:
+    decode = batch.codec.decode
+    shape = (batch.codec.tile_height, batch.codec.tile_width, 3)
+
+    def one(index: int) -> np.ndarray | None:
+        data = batch.tiles[index]
+        return decode(data) if data else None
+
+    try:
+        tiles = list((pool.map if pool is not None else map)(one, indices))
+    except Exception as exc:  # a corrupt or truncated tile from the wire
+        raise InvalidInput(f"a tile does not decode: {exc}") from exc
+    if any(tile is not None and tile.shape != shape for tile in tiles):
+        raise InvalidInput(f"a tile does not decode to {shape[1]}x{shape[0]} RGB")
+    return tiles

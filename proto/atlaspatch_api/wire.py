@@ -96,7 +96,11 @@ def embedding_from_proto(message: encoder_pb2.Embedding) -> np.ndarray:
     return np.frombuffer(values, "<f4").reshape(shape).astype(np.float32)
 
 
-# Bounds on what a tiled request may ask the service to decode and hold.
+# Bounds on what a tiled request may ask the service to decode and hold. Slides' tiles are
+# 240 to 1024 px; smaller ones would only multiply the placements a request may name (with
+# 64 px tiles, and the decoding budget, at most about 110,000 in one request). A client
+# sends the pixels of slides whose tiles are outside these bounds.
+MIN_TILE_SIDE = 64
 MAX_TILE_SIDE = 4096
 MAX_READ_SIDE = 8192
 MAX_PATCH_SIDE = 4096
@@ -126,17 +130,20 @@ def tiled_from_proto(
     max_decoded_bytes: int | None = None,
 ) -> TiledBatch:
     """The batch, checked before anything is decoded: sizes within bounds, at most
-    `max_count` patches decoding to at most `max_decoded_bytes` (a few JPEG tiles named by
-    many regions would otherwise decode to gigabytes), every tile index a tile of the
-    request."""
+    `max_count` patches, each region placing tiles of the level's grid that it overlaps,
+    each once, and its patches plus every tile they name decoding to at most
+    `max_decoded_bytes` (a few JPEG tiles named by many regions, or tiles claiming to be
+    huge, would otherwise decode to gigabytes). Costs time in proportion to the message:
+    call it off an event loop."""
+    tile_w, tile_h = message.tile_width, message.tile_height
     sides = {
-        "tile": (message.tile_width, message.tile_height, MAX_TILE_SIDE),
-        "region": (message.read_size, message.read_size, MAX_READ_SIDE),
-        "patch": (message.patch_size, message.patch_size, MAX_PATCH_SIDE),
+        "tile": (tile_w, tile_h, MIN_TILE_SIDE, MAX_TILE_SIDE),
+        "region": (message.read_size, message.read_size, 1, MAX_READ_SIDE),
+        "patch": (message.patch_size, message.patch_size, 1, MAX_PATCH_SIDE),
     }
-    for what, (width, height, most) in sides.items():
-        if not (0 < width <= most and 0 < height <= most):
-            raise InvalidInput(f"{what} {width}x{height}: sides must be 1 to {most}")
+    for what, (width, height, least, most) in sides.items():
+        if not (least <= width <= most and least <= height <= most):
+            raise InvalidInput(f"{what} {width}x{height}: sides must be {least} to {most}")
     if not message.regions:
         raise InvalidInput("an empty patch batch")
     if max_count is not None and len(message.regions) > max_count:
@@ -148,40 +155,69 @@ def tiled_from_proto(
             f"{len(message.regions)} regions of {side}x{side} px would decode to "
             f"{decoded:,} bytes; at most {max_decoded_bytes:,}"
         )
-    # A region lies on at most this many tiles: more would be work for nothing.
-    most = (-(-message.read_size // message.tile_width) + 1) * (
-        -(-message.read_size // message.tile_height) + 1
-    )
-    if len(message.tiles) > most * len(message.regions):
-        raise InvalidInput(f"{len(message.tiles)} tiles for {len(message.regions)} regions")
     tiles = list(message.tiles)
-    placements = []
-    for region in message.regions:
-        if not len(region.tiles) == len(region.tile_x) == len(region.tile_y):
-            raise InvalidInput("a region's tiles, tile_x and tile_y differ in length")
-        if len(region.tiles) > most:
-            raise InvalidInput(f"a region on {len(region.tiles)} tiles; at most {most}")
-        if any(index >= len(tiles) for index in region.tiles):
-            raise InvalidInput(f"a region names a tile beyond the {len(tiles)} sent")
-        placements.append(
-            [
-                TilePlacement(*p)
-                for p in zip(region.tiles, region.tile_x, region.tile_y, strict=True)
-            ]
-        )
+    level = (message.level_width, message.level_height)
+    placements = [
+        _placements(region, message.read_size, level, tile_w, tile_h, len(tiles))
+        for region in message.regions
+    ]
     codec = TileCodec(
-        message.tile_width,
-        message.tile_height,
-        message.jpeg_tables,
-        message.colorspace,
-        message.outcolorspace,
+        tile_w, tile_h, message.jpeg_tables, message.colorspace, message.outcolorspace
     )
-    return TiledBatch(
+    batch = TiledBatch(
         codec,
-        (message.level_width, message.level_height),
+        level,
         message.read_size,
         message.patch_size,
         tiles,
         [(region.x, region.y) for region in message.regions],
         placements,
     )
+    if max_decoded_bytes is not None and batch.decoded_bytes > max_decoded_bytes:
+        raise InvalidInput(
+            f"{len(batch)} regions of {side}x{side} px and the tiles they name "
+            f"({tile_w}x{tile_h} px each) would decode to {batch.decoded_bytes:,} bytes; "
+            f"at most {max_decoded_bytes:,}"
+        )
+    return batch
+
+
+def _placements(
+    region: encoder_pb2.TileRegion,
+    read_size: int,
+    level: tuple[int, int],
+    tile_w: int,
+    tile_h: int,
+    sent: int,
+) -> list[TilePlacement]:
+    """A region's tiles: positions on the level's tile grid, inside the level, under the
+    region, each once (so at most what the region's geometry allows)."""
+    count = len(region.tiles)
+    if not count == len(region.tile_x) == len(region.tile_y):
+        raise InvalidInput("a region's tiles, tile_x and tile_y differ in length")
+    most = (-(-read_size // tile_w) + 1) * (-(-read_size // tile_h) + 1)
+    if count > most:
+        raise InvalidInput(f"a region on {count} tiles; at most {most}")
+    x0, y0 = region.x, region.y
+    places = [
+        TilePlacement(*p) for p in zip(region.tiles, region.tile_x, region.tile_y, strict=True)
+    ]
+    for place in places:
+        if place.tile >= sent:
+            raise InvalidInput(f"a region names a tile beyond the {sent} sent")
+        on_grid = place.x % tile_w == 0 and place.y % tile_h == 0
+        inside = 0 <= place.x < level[0] and 0 <= place.y < level[1]
+        under = (
+            place.x < x0 + read_size
+            and x0 < place.x + tile_w
+            and place.y < y0 + read_size
+            and y0 < place.y + tile_h
+        )
+        if not (on_grid and inside and under):
+            raise InvalidInput(
+                f"a tile at ({place.x}, {place.y}) is not a tile of the level under the "
+                f"region at ({x0}, {y0})"
+            )
+    if len({(p.x, p.y) for p in places}) != count:
+        raise InvalidInput("a region places two tiles at one position")
+    return places

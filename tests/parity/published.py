@@ -138,7 +138,11 @@ def open_clip_hub_weights(layout: Layout, repo: str) -> Path:
     text = json.loads((snapshot / "open_clip_config.json").read_text())["model_cfg"]["text_cfg"]
     if text.get("hf_model_name"):
         layout.copy_configs(text["hf_model_name"], ("config.json",))
-    model = layout.random(lambda: open_clip.create_model(f"hf-hub:{repo}", load_weights=False))
+    # pretrained_text=False: the text tower's own hub weights are not fetched (the reference
+    # never needs them: the whole checkpoint replaces them).
+    model = layout.random(
+        lambda: open_clip.create_model(f"hf-hub:{repo}", load_weights=False, pretrained_text=False)
+    )
     return save_torch(state_of(model), snapshot / "open_clip_pytorch_model.bin")
 
 

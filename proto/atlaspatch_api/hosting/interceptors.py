@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,20 +62,24 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):
-    """Requires `authorization: Bearer <token>` on every call but health checks."""
+    """Requires `authorization: Bearer <token>` on every call but health checks, from the
+    call's metadata alone: a refused call's message is never read, so an unauthenticated
+    caller cannot make the service hold it."""
 
     def __init__(self, token: str):
-        self._expected = f"Bearer {token}"
+        self._expected = f"Bearer {token}".encode()
 
     async def intercept_service(self, continuation, details):
         if details.method.startswith(HEALTH_PREFIX):
             return await continuation(details)
         metadata = dict(details.invocation_metadata or ())
-        if metadata.get("authorization") == self._expected:
+        given = metadata.get("authorization", "")
+        given = given.encode() if isinstance(given, str) else bytes(given)
+        if hmac.compare_digest(given, self._expected):  # in constant time
             return await continuation(details)
-        handler = await continuation(details)
 
-        async def refuse(request, context: grpc.aio.ServicerContext):
+        async def refuse(requests, context: grpc.aio.ServicerContext):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
 
-        return _wrap_unary(handler, refuse) if handler is not None else None
+        # Served as a stream of requests, the call is answered before its message is read.
+        return grpc.stream_unary_rpc_method_handler(refuse)

@@ -29,9 +29,14 @@ class ServerSettings:
     token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Mutual TLS: only clients presenting a certificate signed by this CA are served.
+    tls_client_ca: Path | None = None
     grace_seconds: float = 10.0
     # A batch of 512 patches of 256 px is 100 MB; anything bigger is a client bug.
     max_message_bytes: int = 256 * 1024 * 1024
+    # Calls in progress at once, all clients together; past it RESOURCE_EXHAUSTED (clients
+    # retry). With the message limit it bounds what the server can be made to hold.
+    max_concurrent_rpcs: int | None = 256
 
 
 class ModelServer:
@@ -61,6 +66,7 @@ class ModelServer:
         size = self.settings.max_message_bytes
         server = grpc.aio.server(
             interceptors=interceptors,
+            maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),
@@ -74,8 +80,11 @@ class ModelServer:
         )
         address = f"{self.settings.host}:{self.settings.port}"
         if self.settings.tls_cert and self.settings.tls_key:
+            client_ca = self.settings.tls_client_ca
             credentials = grpc.ssl_server_credentials(
-                [(self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())]
+                [(self.settings.tls_key.read_bytes(), self.settings.tls_cert.read_bytes())],
+                root_certificates=client_ca.read_bytes() if client_ca else None,
+                require_client_auth=client_ca is not None,
             )
             self.port = server.add_secure_port(address, credentials)
         else:
