@@ -151,6 +151,7 @@ def test_feature_sets_are_removed_only_when_asked(tmp_path: Path, synthetic_slid
         assert np.array_equal(f["coords"][...], coords)
     again = process(synthetic_slide.path, tmp_path, *LITE, "--remove-features", "my_encoder")
     assert again.exit_code == 0 and "removed features" not in again.output
+    assert "no features/my_encoder to remove" in again.output
 
 
 def test_coordinates_made_again_name_what_they_drop(tmp_path: Path, synthetic_slide) -> None:

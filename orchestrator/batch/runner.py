@@ -109,7 +109,11 @@ def _removal(source: SlideSource, job: Job) -> str:
         removed = remove_feature_sets(path, list(job.features.remove_features))
     except Exception as exc:
         return f"features not removed ({failure(source, exc).reason})"
-    return "removed " + ", ".join(f"features/{name}" for name in removed) if removed else ""
+    absent = [name for name in job.features.remove_features if name not in removed]
+    return _joined(
+        "removed " + ", ".join(f"features/{name}" for name in removed) if removed else "",
+        "no " + ", ".join(f"features/{name}" for name in absent) + " to remove" if absent else "",
+    )
 
 
 def _noted(results: list[SlideResult], notes: dict[Path, tuple[str, str]]) -> list[SlideResult]:
