@@ -77,7 +77,8 @@ def export_triton(**options: Any) -> None:
 
     \b
     Serve it:   deploy/triton/run-local.sh OUT 8001      (CPU, from the nvidia-pytriton wheel)
-    Use it:     atlaspatch serve encoder --backend triton --triton-url 127.0.0.1:8001
+    Use it:     atlaspatch serve encoder --encoders NAMES --backend triton
+                    --triton-url 127.0.0.1:8001
     """
     from encoder_service.precision import default_precision
     from encoder_service.registry import EncoderRegistry
