@@ -65,14 +65,19 @@ class LoadedEncoders(Generic[Entry]):
                 self._on_release(old)
             try:
                 entry = self._load(key)
-            finally:
+            except BaseException:
                 with self._room:
                     self._reserved -= need
                     self._room.notify_all()
-            with self._lock:
+                raise
+            # Promised bytes become held ones in one step: a load waiting for room always
+            # counts this one.
+            with self._room:
+                self._reserved -= need
                 self._entries[key] = entry
                 self._loading.pop(key, None)
                 released = self._past_budget(keep=key)
+                self._room.notify_all()
         for old in released:
             self._on_release(old)
         return entry
