@@ -14,6 +14,13 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The most a process has held so far (VmHWM)."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 class RssSampler:
     """Samples a process's RSS every `interval` seconds in a thread until stopped."""
 

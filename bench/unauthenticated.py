@@ -21,15 +21,10 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
+from rss import peak_rss_mib  # noqa: E402
 
 from atlaspatch_api import wire  # noqa: E402
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
-
-
-def peak_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
 
 
 def main() -> None:
@@ -48,7 +43,7 @@ def main() -> None:
     address = f"127.0.0.1:{port}"
     try:
         wait_until_serving(address)
-        idle = peak_mib(service.pid)
+        idle = peak_rss_mib(service.pid)
         patches = np.zeros((args.patches, 256, 256, 3), np.uint8)
         request = encoder_pb2.EmbedRequest(
             encoders=["efficientnet_lite0"], patches=wire.patches_to_proto(patches)
@@ -65,7 +60,7 @@ def main() -> None:
 
         with ThreadPoolExecutor(args.callers) as pool:
             statuses = list(pool.map(call, range(args.callers)))
-        after = peak_mib(service.pid)
+        after = peak_rss_mib(service.pid)
     finally:
         service.terminate()
         service.wait(60)

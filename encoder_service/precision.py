@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from atlaspatch_api.errors import InvalidInput, shown
+from atlaspatch_api.names import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
 
-PRECISIONS = ("float32", "float16", "bfloat16")
 PRECISION_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from atlaspatch_api.errors import NotFound
+from atlaspatch_api.names import TISSUE_MODELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,9 +26,6 @@ class SegmenterBackend(Protocol):
     def provenance(self) -> dict[str, str]:
         """What produced the masks: model name, checkpoint digest, settings."""
         ...
-
-
-TISSUE_MODELS = ("sam2", "otsu")
 
 
 def create_segmenter(

@@ -60,18 +60,12 @@ def wait_until_serving(address: str, within: float = 120) -> None:
     """Until the service at `address` reports SERVING (a service started as a process)."""
     import time
 
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from client.health import serving_status
 
-    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(address))
     stop = time.monotonic() + within
-    while time.monotonic() < stop:
-        try:
-            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                return
-        except grpc.RpcError:
-            pass
+    while serving_status(address, timeout=1) != "SERVING":
+        assert time.monotonic() < stop, f"no service at {address}"
         time.sleep(0.2)
-    raise AssertionError(f"no service at {address}")
 
 
 def peak_rss_bytes(pid: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from encoder_service.slide_encoders.catalog import PATIENT_ENCODERS, SLIDE_ENCODERS
+from client.slide_encoders import PATIENT_ENCODERS, SLIDE_ENCODERS
 from orchestrator.cli.options import FILE, VERBOSE, compose, option
 from orchestrator.cli.pipeline_options import (
     OUTPUT,

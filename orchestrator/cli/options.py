@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from encoder_service.precision import PRECISIONS
-from segmenter_service.backend import TISSUE_MODELS
+from atlaspatch_api.names import PRECISIONS, TISSUE_MODELS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 ENV_PREFIX = "ATLASPATCH_"

@@ -17,6 +17,7 @@ import numpy as np
 from client.encoder import EncoderClient
 from orchestrator.coordinates.geometry import PatchGeometry
 from orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
+from orchestrator.coordinates.regions import drop_small_regions
 from orchestrator.output.feature_sets import FeatureSets
 from orchestrator.output.pictures import save_contours, save_grid, save_mask
 from orchestrator.output.space import output_bytes
@@ -26,7 +27,6 @@ from orchestrator.pipeline.job import Job
 from orchestrator.pipeline.result import SlideResult, failure
 from orchestrator.slides.opened import OpenedSlide, open_with_thumbnail
 from orchestrator.slides.slide import SlideSource
-from segmenter_service.regions import drop_small_regions
 
 log = logging.getLogger(__name__)
 

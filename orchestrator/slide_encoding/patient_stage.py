@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from encoder_service.slide_encoders.base import as_embedding
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from client.slide_encoders import SlideEncoderFacts, as_embedding
 from orchestrator.batch.locks import SlideLocks
 from orchestrator.pipeline.result import SlideResult
 from orchestrator.settings import RunSettings

@@ -15,7 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from client.slide_encoders import SlideEncoderFacts
 from orchestrator.output.writer import partial_path
 from orchestrator.slide_encoding.slide_store import PatchFile
 

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from atlaspatch_api.errors import InvalidInput
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts, slide_encoder_facts
+from client.slide_encoders import SlideEncoderFacts, slide_encoder_facts
 
 log = logging.getLogger(__name__)
 

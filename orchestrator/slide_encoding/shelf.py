@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from atlaspatch_api.errors import ServiceError
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from client.slide_encoders import SlideEncoderFacts, load_slide_model
 from orchestrator.slides.errors import SlideError
 
 
@@ -23,8 +23,6 @@ class ModelShelf:
         if facts.name in self._errors:
             raise self._errors[facts.name]
         if facts.name not in self._models:
-            from encoder_service.slide_encoders.loading import load_slide_model
-
             try:
                 self._models[facts.name] = load_slide_model(facts, self._device, self._weights_dir)
             except Exception as exc:

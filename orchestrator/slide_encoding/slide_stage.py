@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from encoder_service.slide_encoders.base import as_embedding
+from client.slide_encoders import as_embedding
 from orchestrator.batch.claim import claim
 from orchestrator.batch.locks import SlideLocks
 from orchestrator.pipeline.result import SlideResult, failure

@@ -19,7 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from encoder_service.slide_encoders.catalog import MEAN, SlideEncoderFacts
+from client.slide_encoders import MEAN, SlideEncoderFacts
 from orchestrator.output.existing import SLIDE_FEATURES
 from orchestrator.output.feature_sets import complete_feature_sets
 from orchestrator.output.space import check_room
