@@ -4,10 +4,11 @@ Each waiting request holds a future. A batch is flushed when it reaches its size
 (`max_batch_size` patches, fewer for large patches: `batch_limit`) or when its oldest request
 has waited `max_delay` seconds; the merged result is split back to the waiters in order. A
 request larger than one batch is split into parts that take turns with other requests (what is
-left of it after a pass goes to the back of the queue), so large requests share the passes
-with small ones instead of holding them up. A failed batch fails every waiter with the same
-error. A queue holding `max_queue` patches refuses more (-> RESOURCE_EXHAUSTED). Work whose
-caller has gone (cancelled, or past its deadline) is dropped before it runs.
+left of it after a pass goes to the back of the queue; it fills a pass alone only when nobody
+else waits), so large requests share the passes with small ones instead of holding them up.
+A failed batch fails every waiter with the same error. A queue holding `max_queue` patches
+refuses more (-> RESOURCE_EXHAUSTED). Work whose caller has gone (cancelled, or past its
+deadline) is dropped before it runs.
 """
 
 from __future__ import annotations
@@ -182,8 +183,9 @@ class DynamicBatcher:
 
     def _take_batch(self) -> list[_Waiting]:
         """The oldest request still wanted, then later ones of the same patch shape while they
-        fit, then, while room is left, the next parts of the split requests among them, in
-        turn; the rest of a split request goes to the back of the queue. Requests whose
+        fit, then, while room is left and no other request waits, the next parts of the split
+        requests among them, in turn; the rest of a split request goes to the back of the
+        queue. Requests whose
         callers have gone leave the queue unrun."""
         now = time.perf_counter()
         wanted: deque[_Waiting] = deque()
@@ -208,8 +210,10 @@ class DynamicBatcher:
                 total += len(waiting.patches)
             else:
                 kept.append(waiting)
+        # Further parts of the split requests only while nobody else waits: a request's
+        # share of a busy service is one part a turn, whatever its size.
         tails = [w for w in batch if w.following is not None]
-        while tails:
+        while tails and not kept:
             for index, tail in enumerate(tails):
                 part = tail.following
                 if part is None or total + len(part.patches) > limit:

@@ -4,6 +4,7 @@ encoder name, a slow load, and every precision loaded side by side."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from atlaspatch_api import wire
 from atlaspatch_api.hosting.server import ServerSettings
 from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
+from encoder_service.batcher import DynamicBatcher
 from encoder_service.handler import Batching
 from encoder_service.registry import EncoderRegistry
 from encoder_service.server import encoder_server
@@ -166,6 +168,26 @@ def test_a_lone_large_request_still_fills_every_pass() -> None:
         large = RNG.integers(0, 255, (64, 64, 64, 3), dtype=np.uint8)
         stub(server.address).Embed(embed_request(large), timeout=600)
         assert passes() - before == 8  # 64 patches in full passes of 8, though cut in parts of 2
+
+
+def test_a_large_request_fills_passes_only_while_nobody_else_waits() -> None:
+    passes: list[tuple[int, int]] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        passes.append((batch.shape[1], len(batch)))
+        return np.zeros((len(batch), 1), np.float32)
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = DynamicBatcher(run, pool, max_batch_size=8, max_delay=0)
+            large = np.zeros((64, 64, 64, 3), np.uint8)  # parts of 2 (a quarter pass)
+            other = np.zeros((16, 32, 32, 3), np.uint8)
+            await asyncio.gather(batcher.submit(large), batcher.submit(other))
+
+    asyncio.run(main())
+    # One part each a turn while both wait, then the large one alone in full passes.
+    assert passes[:16] == [(64, 2), (32, 2)] * 8
+    assert passes[16:] == [(64, 8)] * 6
 
 
 def test_loaded_encoders_past_the_budget_release_the_least_recently_used() -> None:

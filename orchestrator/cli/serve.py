@@ -12,10 +12,8 @@ import click
 
 from orchestrator.cli.boundary import configure_logging
 from orchestrator.cli.options import (
-    DEVICE,
     ENCODERS,
     FEATURE_PLUGINS,
-    FILE,
     MAX_BATCH_SIZE,
     MAX_QUEUE_DELAY_MS,
     PRECISION,
@@ -23,75 +21,16 @@ from orchestrator.cli.options import (
     TISSUE_MODEL,
     TLS_CA,
     TLS_CLIENT,
-    TOKEN,
-    VERBOSE,
     WEIGHTS_DIR,
     Number,
-    compose,
     option,
     split_names,
 )
+from orchestrator.cli.serve_options import backend_options, server_options
 from orchestrator.settings import settings_from
 
 if TYPE_CHECKING:
     from atlaspatch_api.hosting.server import ModelServer, ServerSettings
-
-server_options = compose(
-    option(
-        "--host",
-        default="127.0.0.1",
-        show_default=True,
-        help="Address to bind; 0.0.0.0 inside a container.",
-    ),
-    option(
-        "--port", type=int, default=50051, show_default=True, help="gRPC port (0: any free port)."
-    ),
-    option(
-        "--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port."
-    ),
-    DEVICE,
-    TOKEN,
-    option("--tls-cert", type=FILE, help="Serve TLS with this certificate..."),
-    option("--tls-key", type=FILE, help="...and this private key."),
-    option(
-        "--tls-client-ca",
-        type=FILE,
-        help="Mutual TLS: serve only clients whose certificate this CA signed (clients pass "
-        "--tls-client-cert/--tls-client-key).",
-    ),
-    option(
-        "--max-concurrent-rpcs",
-        type=click.IntRange(min=1),
-        default=256,
-        show_default=True,
-        help="Calls in progress at once, all clients together; past it RESOURCE_EXHAUSTED "
-        "(clients retry).",
-    ),
-    option(
-        "--grace-seconds",
-        type=Number(),
-        default=20.0,
-        show_default=True,
-        help="On SIGTERM: report NOT_SERVING, then let running calls finish this long.",
-    ),
-    VERBOSE,
-)
-
-backend_options = compose(
-    option(
-        "--backend",
-        type=click.Choice(["local", "triton"]),
-        default="local",
-        show_default=True,
-        help="local: run the model in this service. triton: forward every request to a "
-        "Triton server holding the model (see `atlaspatch export-triton`).",
-    ),
-    option(
-        "--triton-url",
-        default=None,
-        help="Triton's gRPC endpoint, HOST:PORT (with --backend triton).",
-    ),
-)
 
 
 @click.group()

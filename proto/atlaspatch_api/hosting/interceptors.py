@@ -1,4 +1,5 @@
-"""Server interceptors: status mapping with metrics, and the optional bearer token."""
+"""Server interceptors: status mapping with metrics and refusal penalties, and the optional
+bearer token."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import grpc
 
 from atlaspatch_api.hosting.metrics import ServiceMetrics
+from atlaspatch_api.hosting.penalties import RefusalPenalties
 from atlaspatch_api.hosting.status import status_of
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -25,10 +27,13 @@ def _wrap_unary(handler: grpc.RpcMethodHandler, behaviour: Callable[..., Awaitab
 
 
 class StatusInterceptor(grpc.aio.ServerInterceptor):
-    """Maps exceptions to statuses (status.py) and counts every call by method and code."""
+    """Maps exceptions to statuses (status.py), counts every call by method and code, and
+    makes callers that keep being refused wait before their next message is read
+    (penalties.py)."""
 
-    def __init__(self, metrics: ServiceMetrics):
+    def __init__(self, metrics: ServiceMetrics, penalties: RefusalPenalties | None = None):
         self._metrics = metrics
+        self._penalties = penalties
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
@@ -40,6 +45,7 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
             return handler
         method = details.method.rsplit("/", 1)[-1]
         inner = handler.unary_unary
+        penalties = self._penalties
 
         async def behaviour(request, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
@@ -54,11 +60,39 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
                 code, message = status_of(exc)
-                await context.abort(code, message)
+                # Not context.abort: its exception stays in a reference cycle with the call,
+                # and with it every frame that held the request (a refused 6 MB request
+                # kept 49 MB until the next full garbage collection).
+                context.set_code(code)
+                context.set_details(message)
+                return None
             finally:
                 self._metrics.request(method, code.name, time.perf_counter() - started)
+                if penalties is not None:
+                    penalties.refused(context.peer(), code)
 
-        return _wrap_unary(handler, behaviour)
+        if penalties is None:
+            return _wrap_unary(handler, behaviour)
+
+        async def after_penalty(requests, context: grpc.aio.ServicerContext):
+            wait = penalties.delay(context.peer())
+            if wait:
+                await asyncio.sleep(wait)
+            # The call's one message, read only now (with context.read: an iterator over
+            # `requests` would keep the message until the iterator is collected).
+            request = await context.read()
+            if request is grpc.aio.EOF:
+                context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+                context.set_details("a call without a message")
+                return None
+            return await behaviour(request, context)
+
+        # Served as a stream of requests, a call's message is read only after its wait.
+        return grpc.stream_unary_rpc_method_handler(
+            after_penalty,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):
@@ -66,8 +100,9 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
     call's metadata alone: a refused call's message is never read, so an unauthenticated
     caller cannot make the service hold it."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, penalties: RefusalPenalties | None = None):
         self._expected = f"Bearer {token}".encode()
+        self._penalties = penalties
 
     async def intercept_service(self, continuation, details):
         if details.method.startswith(HEALTH_PREFIX):
@@ -78,7 +113,12 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         if hmac.compare_digest(given, self._expected):  # in constant time
             return await continuation(details)
 
+        penalties = self._penalties
+
         async def refuse(requests, context: grpc.aio.ServicerContext):
+            if penalties is not None:
+                await asyncio.sleep(penalties.delay(context.peer()))
+                penalties.refused(context.peer(), grpc.StatusCode.UNAUTHENTICATED)
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
 
         # Served as a stream of requests, the call is answered before its message is read.

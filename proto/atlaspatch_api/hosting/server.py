@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from atlaspatch_api.buffers import keep_freed_buffers
 from atlaspatch_api.hosting.interceptors import StatusInterceptor, TokenInterceptor
 from atlaspatch_api.hosting.metrics import ServiceMetrics
+from atlaspatch_api.hosting.penalties import RefusalPenalties
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class ServerSettings:
     # Calls in progress at once, all clients together; past it RESOURCE_EXHAUSTED (clients
     # retry). With the message limit it bounds what the server can be made to hold.
     max_concurrent_rpcs: int | None = 256
+    # Longest wait before a call of a caller whose calls keep being refused is read
+    # (penalties.py); 0: none (behind a proxy that pools callers into one connection).
+    refusal_penalty_seconds: float = 2.0
 
 
 class ModelServer:
@@ -60,9 +64,14 @@ class ModelServer:
 
     async def start(self) -> int:
         keep_freed_buffers()  # requests are fresh buffers of megabytes
-        interceptors: list[grpc.aio.ServerInterceptor] = [StatusInterceptor(self.metrics)]
+        penalties = None
+        if self.settings.refusal_penalty_seconds > 0:
+            penalties = RefusalPenalties(self.settings.refusal_penalty_seconds)
+        interceptors: list[grpc.aio.ServerInterceptor] = [
+            StatusInterceptor(self.metrics, penalties)
+        ]
         if self.settings.token:
-            interceptors.insert(0, TokenInterceptor(self.settings.token))
+            interceptors.insert(0, TokenInterceptor(self.settings.token, penalties))
         size = self.settings.max_message_bytes
         server = grpc.aio.server(
             interceptors=interceptors,
