@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 # Triton's Python backend needs numpy < 2: its models run in an environment of their own.
 TRITON_VENV := .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
+TRITON_PROJECT := $(TRITON_VENV)/.project
 DEMO_DIR ?= demo-output
 
 .PHONY: install triton-env demo test test-fast test-images container-tools lint bench proto clean \
@@ -32,7 +33,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # For deploy/triton/run-local.sh and the Triton tests; same torch, sam2 built the same way.
-triton-env: $(TRITON_STAMP)
+triton-env: $(TRITON_PROJECT)
+
+# Triton's Python backend ignores PYTHONPATH: this project is installed there (its code only;
+# the models' libraries are the environment's), replacing the path file of older checkouts.
+$(TRITON_PROJECT): $(TRITON_STAMP) pyproject.toml
+	$(TRITON_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f "$$($(TRITON_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch-project.pth"
+	touch $(TRITON_PROJECT)
 
 $(TRITON_STAMP): deploy/triton/requirements.txt deploy/triton/model-requirements.txt
 	$(PYTHON) -m venv $(TRITON_VENV)
@@ -40,14 +48,11 @@ $(TRITON_STAMP): deploy/triton/requirements.txt deploy/triton/model-requirements
 	$(TRITON_VENV)/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 numpy==1.26.4
 	SAM2_BUILD_CUDA=0 $(TRITON_VENV)/bin/python -m pip install --quiet --no-build-isolation sam2==1.1.0
 	$(TRITON_VENV)/bin/python -m pip install --quiet -r deploy/triton/requirements.txt
-	# Triton's Python backend ignores PYTHONPATH: a .pth file puts this project on its path.
-	printf '%s\n' "$(CURDIR)" "$(CURDIR)/proto" > \
-		"$$($(TRITON_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch-project.pth"
 	touch $(TRITON_STAMP)
 
 demo: install
 	test -f $(DEMO_DIR)/slides/demo-slide.tiff || \
-		$(PY) -m orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff --width 16000 --height 12000
+		$(PY) -m atlaspatch.orchestrator.synthetic $(DEMO_DIR)/slides/demo-slide.tiff --width 16000 --height 12000
 	$(VENV)/bin/atlaspatch process $(DEMO_DIR)/slides/demo-slide.tiff \
 		--output $(DEMO_DIR)/output --patch-size 256 --target-mag 20 --tissue-model otsu \
 		--feature-extractors efficientnet_lite0 --device cpu \
@@ -105,10 +110,17 @@ encoders-doc: install
 	$(VENV)/bin/atlaspatch encoders --markdown --parity docs/parity.json \
 		--parity docs/parity-giants.json > docs/encoders.md
 
+# mypy cannot follow the editable install's import hook: it reads `atlaspatch` through links.
+TYPECHECK := build/typecheck
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy orchestrator segmenter_service encoder_service client proto/atlaspatch_api
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/atlaspatch
+	ln -s $(CURDIR)/proto/atlaspatch_api $(TYPECHECK)/atlaspatch/api
+	for part in client orchestrator encoder_service segmenter_service; do \
+		ln -s $(CURDIR)/$$part $(TYPECHECK)/atlaspatch/$$part; done
+	MYPYPATH=$(TYPECHECK) $(VENV)/bin/mypy -p atlaspatch
 
 bench: install triton-env
 	$(PY) bench/coords.py

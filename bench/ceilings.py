@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 from features import raw_decode_rate
 
-from atlaspatch_api import wire
-from atlaspatch_api.v1 import encoder_pb2
+from atlaspatch.api import wire
+from atlaspatch.api.v1 import encoder_pb2
 
 PLUGIN = Path(__file__).resolve().with_name("mean_colour_plugin.py")
 
@@ -25,7 +25,7 @@ def slide_patches(slides: Path, work: Path, env: dict[str, str]) -> tuple[Path, 
     slide = sorted(slides.iterdir())[0]
     out = work / "coordinates"
     command = [
-        sys.executable, "-m", "orchestrator.cli", "segment-and-get-coords", str(slide),
+        sys.executable, "-m", "atlaspatch.orchestrator.cli", "segment-and-get-coords", str(slide),
         "-o", str(out), "--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu",
         "--device", "cpu",
     ]  # fmt: skip
@@ -42,7 +42,7 @@ def decode_ceiling(slide: Path, coords: np.ndarray) -> float:
 
 def forward_ceiling(encoder: str, args: argparse.Namespace, seconds: float = 10.0) -> float:
     """Patches/s of the encoder alone on random 256 px patches, at the run's batch size."""
-    from client.encoder import local_encoders
+    from atlaspatch.client.encoder import local_encoders
 
     plugins = (PLUGIN,) if encoder == "mean_colour" else ()
     encoders = local_encoders(
@@ -62,9 +62,9 @@ def random_weights(encoders: list[str], folder: Path) -> None:
     here (speed does not depend on the weights)."""
     import torch
 
-    from encoder_service.build import build_network
-    from encoder_service.registry import EncoderRegistry
-    from encoder_service.weights import WeightsNotFound, resolve_weights
+    from atlaspatch.encoder_service.build import build_network
+    from atlaspatch.encoder_service.registry import EncoderRegistry
+    from atlaspatch.encoder_service.weights import WeightsNotFound, resolve_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     registry = EncoderRegistry()
@@ -80,9 +80,9 @@ def random_weights(encoders: list[str], folder: Path) -> None:
 
 def wire_bytes_per_patch(slide: Path, coords: np.ndarray, batch: int) -> dict[str, float]:
     """Bytes of an Embed request per patch, raw pixels and the slide's own tiles."""
-    from orchestrator.coordinates.geometry import PatchGeometry
-    from orchestrator.slides.discovery import discover_slides
-    from orchestrator.slides.tile_batches import TileBatches
+    from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+    from atlaspatch.orchestrator.slides.discovery import discover_slides
+    from atlaspatch.orchestrator.slides.tile_batches import TileBatches
 
     xy = coords[:batch, :2]
     pixels = encoder_pb2.EmbedRequest(encoders=["efficientnet_lite0"])

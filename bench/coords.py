@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cv2  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
-from orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
-from orchestrator.coordinates.grid import tissue_grid  # noqa: E402
-from orchestrator.slides.discovery import discover_slides  # noqa: E402
-from orchestrator.slides.slide import open_slide  # noqa: E402
-from orchestrator.slides.thumbnail import read_thumbnail  # noqa: E402
-from orchestrator.synthetic import write_synthetic_slide  # noqa: E402
-from segmenter_service.otsu import segment_tissue  # noqa: E402
+from atlaspatch.orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
+from atlaspatch.orchestrator.coordinates.grid import tissue_grid  # noqa: E402
+from atlaspatch.orchestrator.slides.discovery import discover_slides  # noqa: E402
+from atlaspatch.orchestrator.slides.slide import open_slide  # noqa: E402
+from atlaspatch.orchestrator.slides.thumbnail import read_thumbnail  # noqa: E402
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide  # noqa: E402
+from atlaspatch.segmenter_service.otsu import segment_tissue  # noqa: E402
 
 cv2.setNumThreads(1)
 
@@ -91,7 +91,7 @@ def main() -> None:
     command = [
         sys.executable,
         "-m",
-        "orchestrator.cli",
+        "atlaspatch.orchestrator.cli",
         "segment-and-get-coords",
         str(slide_path),
         "-o",

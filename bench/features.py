@@ -31,15 +31,15 @@ import tifffile  # noqa: E402
 import torch  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
-from client.encoder import local_encoders  # noqa: E402
-from orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
-from orchestrator.coordinates.grid import grid_axes  # noqa: E402
-from orchestrator.output.feature_sets import FeatureSets  # noqa: E402
-from orchestrator.pipeline.embedding import embed_patches  # noqa: E402
-from orchestrator.slides.discovery import discover_slides  # noqa: E402
-from orchestrator.slides.patches import PatchReader  # noqa: E402
-from orchestrator.slides.slide import open_slide  # noqa: E402
-from orchestrator.synthetic import write_synthetic_slide  # noqa: E402
+from atlaspatch.client.encoder import local_encoders  # noqa: E402
+from atlaspatch.orchestrator.coordinates.geometry import plan_geometry  # noqa: E402
+from atlaspatch.orchestrator.coordinates.grid import grid_axes  # noqa: E402
+from atlaspatch.orchestrator.output.feature_sets import FeatureSets  # noqa: E402
+from atlaspatch.orchestrator.pipeline.embedding import embed_patches  # noqa: E402
+from atlaspatch.orchestrator.slides.discovery import discover_slides  # noqa: E402
+from atlaspatch.orchestrator.slides.patches import PatchReader  # noqa: E402
+from atlaspatch.orchestrator.slides.slide import open_slide  # noqa: E402
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide  # noqa: E402
 
 
 def raw_decode_rate(path: Path, xy: np.ndarray, read_size: int, workers: int) -> float:

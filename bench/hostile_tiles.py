@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaspatch_api.v1 import encoder_pb2
+from atlaspatch.api.v1 import encoder_pb2
 
 
 def _jpeg(side: int) -> bytes:

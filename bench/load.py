@@ -36,8 +36,8 @@ from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from rss import RssSampler  # noqa: E402
 
-from atlaspatch_api import wire  # noqa: E402
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
+from atlaspatch.api import wire  # noqa: E402
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
 
 BIG_MESSAGES = [("grpc.max_receive_message_length", 64 * 2**20)]
 
@@ -165,7 +165,8 @@ def main() -> None:
     port = free_port()
     service = subprocess.Popen(
         [
-            sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
+            sys.executable, "-m", "atlaspatch.orchestrator.cli",
+            "serve", "encoder", "--port", str(port),
             "--device", args.device, "--encoders", args.encoder,
             "--max-batch-size", str(args.max_batch_size),
             "--loadable", ",".join(HUB_ONLY), "--allow-downloads",

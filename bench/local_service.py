@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from client.health import serving_status
+from atlaspatch.client.health import serving_status
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ pass. Load it on both sides: `--feature-plugin bench/mean_colour_plugin.py`.
 import numpy as np
 import torch
 
-from encoder_service.custom import CustomEncoderComponents, register_custom_encoder
+from atlaspatch.encoder_service.custom import CustomEncoderComponents, register_custom_encoder
 
 
 def _preprocess(image):

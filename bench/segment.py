@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from segment_quality import quality  # noqa: E402
 
-from segmenter_service.otsu import OtsuSegmenter  # noqa: E402
-from segmenter_service.sam2_backend import Sam2Segmenter  # noqa: E402
+from atlaspatch.segmenter_service.otsu import OtsuSegmenter  # noqa: E402
+from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter  # noqa: E402
 from tests.sam2_checkpoint import write_random_checkpoint  # noqa: E402
 
 

@@ -35,13 +35,13 @@ import torch  # noqa: E402
 from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
-from atlaspatch_api import wire  # noqa: E402
-from atlaspatch_api.v1 import encoder_pb2  # noqa: E402
-from client.channel import Endpoint  # noqa: E402
-from client.remote import RemoteEncoders  # noqa: E402
-from encoder_service.registry import EncoderRegistry  # noqa: E402
-from encoder_service.triton_export import TritonExport, export_encoders  # noqa: E402
-from encoder_service.triton_forward import TritonEncoders  # noqa: E402
+from atlaspatch.api import wire  # noqa: E402
+from atlaspatch.api.v1 import encoder_pb2  # noqa: E402
+from atlaspatch.client.channel import Endpoint  # noqa: E402
+from atlaspatch.client.remote import RemoteEncoders  # noqa: E402
+from atlaspatch.encoder_service.registry import EncoderRegistry  # noqa: E402
+from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders  # noqa: E402
+from atlaspatch.encoder_service.triton_forward import TritonEncoders  # noqa: E402
 from tests.local_triton import LocalTriton, triton_env_ready  # noqa: E402
 
 
@@ -53,7 +53,15 @@ def batches_done(metrics_port: int) -> int:
 
 
 def start_service(port: int, *options: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "atlaspatch.orchestrator.cli",
+        "serve",
+        "encoder",
+        "--port",
+        str(port),
+    ]
     service = subprocess.Popen([*command, *options], stderr=subprocess.DEVNULL)
     wait_until_serving(f"127.0.0.1:{port}")
     return service

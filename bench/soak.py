@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe_machine  # noqa: E402
 from rss import rss_mib  # noqa: E402
 
-from orchestrator.synthetic import write_synthetic_slide  # noqa: E402
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +43,8 @@ def main() -> None:
                 downsamples=(1, 4),
             )
         command = [
-            sys.executable, "-m", "orchestrator.cli", "segment-and-get-coords", str(slides),
+            sys.executable, "-m", "atlaspatch.orchestrator.cli",
+            "segment-and-get-coords", str(slides),
             "-o", str(Path(folder) / "out"), "--patch-size", "256", "--target-mag", "20",
             "--tissue-model", "otsu", "--device", "cpu",
             "--seg-batch-size", "4", "--max-open-slides", str(args.max_open_slides), "-v",

@@ -4,11 +4,12 @@ many), against the machine's ceilings measured in the same run. Prints a table, 
     .venv/bin/python bench/throughput.py                  # CPU: the near-free encoder
     python3 bench/throughput.py --device cuda             # GPU: efficientnet_lite0, vit_l_16
 
-Runs from the source tree (the CLI is started as `python -m orchestrator.cli` with the tree on
-PYTHONPATH). Encoders without weights here get random ones of their real architecture in
---weights-dir: speed does not depend on the weights. On a CPU the default encoder is the mean
-colour of each patch (bench/mean_colour_plugin.py), so that reading, the wire and the service
-are what is measured. In-process and service runs alternate, `--rounds` times each, and the
+Runs from the source tree, installed (`pip install --no-deps -e .` where the libraries are
+already there): the CLI is started as `python -m atlaspatch.orchestrator.cli`. Encoders without
+weights here get random ones of their real architecture in --weights-dir: speed does not depend
+on the weights. On a CPU the default encoder is the mean colour of each patch
+(bench/mean_colour_plugin.py), so that reading, the wire and the service are what is measured.
+In-process and service runs alternate, `--rounds` times each, and the
 medians are compared; a slide's feature stage is its `finish` seconds in the run's report,
 the first slide apart from the steady ones.
 """
@@ -27,9 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path[:0] = [str(REPO), str(REPO / "proto"), str(HERE)]
+sys.path[:0] = [str(REPO), str(HERE)]  # for tests/ and bench/ (the package is installed)
 # The tree first, then whatever the caller had (wheels carried to a GPU machine, say).
-PATHS = [str(REPO), str(REPO / "proto"), os.environ.get("PYTHONPATH", "")]
+PATHS = [str(REPO), os.environ.get("PYTHONPATH", "")]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in PATHS if p)}
 PLUGIN = HERE / "mean_colour_plugin.py"
 
@@ -47,7 +48,7 @@ from machine import describe_machine  # noqa: E402
 
 
 def cli(*arguments: object) -> list[str]:
-    return [sys.executable, "-m", "orchestrator.cli", *map(str, arguments)]
+    return [sys.executable, "-m", "atlaspatch.orchestrator.cli", *map(str, arguments)]
 
 
 def process(slides: Path, out: Path, encoder: str, args: argparse.Namespace, *extra) -> dict:
@@ -227,7 +228,7 @@ def main() -> None:
 
 
 def _synthetic(path: Path, width: int, height: int) -> Path:
-    from orchestrator.synthetic import write_synthetic_slide
+    from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 
     write_synthetic_slide(path, width, height, magnification=20, mpp=0.5)
     return path

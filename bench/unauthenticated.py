@@ -23,8 +23,8 @@ from local_service import free_port, wait_until_serving  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from rss import peak_rss_mib  # noqa: E402
 
-from atlaspatch_api import wire  # noqa: E402
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
+from atlaspatch.api import wire  # noqa: E402
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +35,8 @@ def main() -> None:
     port = free_port()
     service = subprocess.Popen(
         [
-            sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
+            sys.executable, "-m", "atlaspatch.orchestrator.cli",
+            "serve", "encoder", "--port", str(port),
             "--encoders", "efficientnet_lite0", "--token", "bench", "--grace-seconds", "0",
         ],
         stderr=subprocess.DEVNULL,

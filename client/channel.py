@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from atlaspatch_api.errors import InvalidInput
+from atlaspatch.api.errors import InvalidInput
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from atlaspatch_api.tiles import TiledBatch, decode_batch
-from encoder_service.handler import EncoderHandler
-from encoder_service.sources import encoder_source
+from atlaspatch.api.tiles import TiledBatch, decode_batch
+from atlaspatch.encoder_service.handler import EncoderHandler
+from atlaspatch.encoder_service.sources import encoder_source
 
 
 class EncoderClient(Protocol):

@@ -7,7 +7,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from client.channel import Endpoint, open_channel
+from atlaspatch.client.channel import Endpoint, open_channel
 
 
 def serving_status(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from atlaspatch_api.errors import Refused
+from atlaspatch.api.errors import Refused
 
 
 class EncoderChanged(Refused):

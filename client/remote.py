@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from atlaspatch_api import wire
-from atlaspatch_api.buffers import keep_freed_buffers
-from atlaspatch_api.errors import NotFound
-from atlaspatch_api.tiles import TiledBatch
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
-from client.channel import Endpoint, call_metadata, open_channel
-from client.pinned import PinnedEncoders
-from client.retry import LOAD_RETRYABLE, call_service
+from atlaspatch.api import wire
+from atlaspatch.api.buffers import keep_freed_buffers
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.tiles import TiledBatch
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
+from atlaspatch.client.channel import Endpoint, call_metadata, open_channel
+from atlaspatch.client.pinned import PinnedEncoders
+from atlaspatch.client.retry import LOAD_RETRYABLE, call_service
 
 # Pixels per request: well under an encoder service's default message limit (64 MiB).
 MAX_REQUEST_PIXEL_BYTES = 32 * 2**20

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import grpc
 
-from atlaspatch_api.errors import error_for_status
+from atlaspatch.api.errors import error_for_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from segmenter_service.handler import SegmenterHandler, build_segmenter_handler
+from atlaspatch.segmenter_service.handler import SegmenterHandler, build_segmenter_handler
 
 
 class SegmenterClient(Protocol):

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from atlaspatch_api.errors import DeadlineExceeded, Exhausted
+from atlaspatch.api.errors import DeadlineExceeded, Exhausted
 
 
 class QueueFull(Exhausted):

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from encoder_service.spec import EncoderSpec, WheelWeights
+from atlaspatch.encoder_service.spec import EncoderSpec, WheelWeights
 
 
 def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
@@ -18,12 +18,12 @@ def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
     if spec.builder == "torchvision":
         return _torchvision_network(spec, weights)
     if spec.builder == "external":
-        from encoder_service.external_networks import build_external
+        from atlaspatch.encoder_service.external_networks import build_external
 
         return build_external(spec, weights)
     network, inner, prefixes, rename = _network_and_layout(spec)
     if weights is not None:
-        from encoder_service.checkpoints import load_published
+        from atlaspatch.encoder_service.checkpoints import load_published
 
         load_published(inner, weights, prefixes, rename)
     return network.eval()
@@ -32,11 +32,11 @@ def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
 def _network_and_layout(spec: EncoderSpec):
     """The network, the part of it the checkpoint fills, and how the checkpoint names it."""
     if spec.builder == "ctranspath":
-        from encoder_service.ctranspath import build_ctranspath, published_key
+        from atlaspatch.encoder_service.ctranspath import build_ctranspath, published_key
 
         network = build_ctranspath()
         return network, network, (), published_key
-    from encoder_service import hf_networks
+    from atlaspatch.encoder_service import hf_networks
 
     if spec.builder == "transformers":
         built: torch.nn.Module = hf_networks.build_transformers(spec)
@@ -75,7 +75,7 @@ def _torchvision_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Mo
     head = kwargs.pop("head")
     model = getattr(torchvision.models, spec.architecture)(weights=None, **kwargs)
     if weights is not None:
-        from encoder_service.checkpoints import load_published
+        from atlaspatch.encoder_service.checkpoints import load_published
 
         load_published(model, weights)
     setattr(model, head, torch.nn.Identity())

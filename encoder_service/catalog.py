@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
+from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights, WheelWeights
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -137,14 +137,14 @@ def _specs() -> list[EncoderSpec]:
 
 
 def _torchvision_specs() -> list[EncoderSpec]:
-    from encoder_service.catalog_torchvision import torchvision_specs
+    from atlaspatch.encoder_service.catalog_torchvision import torchvision_specs
 
     return torchvision_specs()
 
 
 def _reference_specs() -> list[EncoderSpec]:
     # Imported here: that module takes this one's constants.
-    from encoder_service.catalog_reference import reference_specs
+    from atlaspatch.encoder_service.catalog_reference import reference_specs
 
     return reference_specs()
 

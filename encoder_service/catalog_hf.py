@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from encoder_service.catalog import CLIP_MEAN, CLIP_STD, HALF_MEAN, HALF_STD
-from encoder_service.catalog_reference import hub_weights as _hub
-from encoder_service.spec import EncoderSpec, HubWeights
+from atlaspatch.encoder_service.catalog import CLIP_MEAN, CLIP_STD, HALF_MEAN, HALF_STD
+from atlaspatch.encoder_service.catalog_reference import hub_weights as _hub
+from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights
 
 # The image tower of BiomedCLIP and QuiltNet-B-16-PMB (their open_clip_config.json): timm's
 # ViT-B/16 with its tokens unpooled, then a linear projection.

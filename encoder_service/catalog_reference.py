@@ -5,7 +5,7 @@ preprocessing and the reference's dimension."""
 
 from __future__ import annotations
 
-from encoder_service.catalog import (
+from atlaspatch.encoder_service.catalog import (
     CLIP_MEAN,
     CLIP_STD,
     HALF_MEAN,
@@ -14,7 +14,7 @@ from encoder_service.catalog import (
     HOPTIMUS_STD,
     SWIGLU,
 )
-from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights
+from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights, ManualWeights
 
 CHIEF_DRIVE = "https://drive.google.com/uc?id=1_vgRF1QXa8sPCOpJ1S9BihwZhXQMOVJc"
 
@@ -148,6 +148,6 @@ def reference_specs() -> list[EncoderSpec]:
 
 
 def _published_as_transformers_or_open_clip() -> list[EncoderSpec]:
-    from encoder_service.catalog_hf import hf_specs
+    from atlaspatch.encoder_service.catalog_hf import hf_specs
 
     return hf_specs()

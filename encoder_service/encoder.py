@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from atlaspatch_api.errors import InvalidInput
-from encoder_service.precision import torch_dtype
-from encoder_service.spec import EncoderSpec
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.precision import torch_dtype
+from atlaspatch.encoder_service.spec import EncoderSpec
 
 
 class Encoder(Protocol):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from atlaspatch_api.errors import NotFound
-from encoder_service.spec import EncoderSpec
+from atlaspatch.api.errors import NotFound
+from atlaspatch.encoder_service.spec import EncoderSpec
 
 
 class MissingPackage(NotFound):

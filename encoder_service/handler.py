@@ -19,13 +19,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from atlaspatch_api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
-from encoder_service.batcher import BatchObserver, DynamicBatcher
-from encoder_service.encoder import Encoder
-from encoder_service.entries import Batching, Embedded, Loaded, loaded_entry, released, run
-from encoder_service.load_policy import LoadPolicy
-from encoder_service.loaded import Key, LoadedEncoders
-from encoder_service.precision import checked_precision
+from atlaspatch.api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
+from atlaspatch.encoder_service.batcher import BatchObserver, DynamicBatcher
+from atlaspatch.encoder_service.encoder import Encoder
+from atlaspatch.encoder_service.entries import (
+    Batching,
+    Embedded,
+    Loaded,
+    loaded_entry,
+    released,
+    run,
+)
+from atlaspatch.encoder_service.load_policy import LoadPolicy
+from atlaspatch.encoder_service.loaded import Key, LoadedEncoders
+from atlaspatch.encoder_service.precision import checked_precision
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from atlaspatch_api.hosting import model_files
-from encoder_service.spec import EncoderSpec, HubWeights
+from atlaspatch.api.hosting import model_files
+from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights
 
 CONFIG = "config.json"
 

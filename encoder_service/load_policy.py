@@ -10,7 +10,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from atlaspatch_api.errors import NotFound, shown
+from atlaspatch.api.errors import NotFound, shown
 
 
 class NotServed(NotFound):

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from atlaspatch_api.errors import Exhausted
+from atlaspatch.api.errors import Exhausted
 
 Key = tuple[str, str]  # (encoder name, precision)
 GIB = 2**30

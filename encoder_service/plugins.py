@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from atlaspatch_api.errors import Refused
-from encoder_service.precision import torch_dtype
-from encoder_service.reference_imports import reference_plugin_imports
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.api.errors import Refused
+from atlaspatch.encoder_service.precision import torch_dtype
+from atlaspatch.encoder_service.reference_imports import reference_plugin_imports
+from atlaspatch.encoder_service.registry import EncoderRegistry
 
 
 class PluginError(Refused):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from atlaspatch_api.errors import InvalidInput, shown
-from atlaspatch_api.names import PRECISIONS
+from atlaspatch.api.errors import InvalidInput, shown
+from atlaspatch.api.names import PRECISIONS
 
 if TYPE_CHECKING:
     import torch

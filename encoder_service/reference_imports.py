@@ -16,8 +16,8 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from encoder_service import custom
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service import custom
+from atlaspatch.encoder_service.registry import EncoderRegistry
 
 ALIASED = (
     "atlas_patch",

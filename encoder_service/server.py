@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlaspatch_api.hosting.metrics import ServiceMetrics
-from atlaspatch_api.hosting.server import ModelServer, ServerSettings
-from atlaspatch_api.v1 import encoder_pb2_grpc
-from encoder_service.handler import Batching, EncoderHandler, EncoderSource
-from encoder_service.load_policy import LoadPolicy
-from encoder_service.servicer import EncoderServicer
+from atlaspatch.api.hosting.metrics import ServiceMetrics
+from atlaspatch.api.hosting.server import ModelServer, ServerSettings
+from atlaspatch.api.v1 import encoder_pb2_grpc
+from atlaspatch.encoder_service.handler import Batching, EncoderHandler, EncoderSource
+from atlaspatch.encoder_service.load_policy import LoadPolicy
+from atlaspatch.encoder_service.servicer import EncoderServicer
 
 SERVICE_NAME = "atlaspatch.v1.Encoder"
 DEFAULT_LOADED_BYTES = 8 * 2**30

@@ -11,11 +11,11 @@ from typing import Any
 
 import grpc
 
-from atlaspatch_api import wire
-from atlaspatch_api.tiles import decode_batch
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
-from encoder_service.byte_budget import ByteBudget
-from encoder_service.handler import EncoderHandler
+from atlaspatch.api import wire
+from atlaspatch.api.tiles import decode_batch
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
+from atlaspatch.encoder_service.byte_budget import ByteBudget
+from atlaspatch.encoder_service.handler import EncoderHandler
 
 
 class EncoderServicer(encoder_pb2_grpc.EncoderServicer):

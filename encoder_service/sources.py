@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlaspatch_api.hosting.devices import resolve_device
-from encoder_service.handler import EncoderSource
-from encoder_service.plugins import registry_with_plugins
-from encoder_service.precision import default_precision
+from atlaspatch.api.hosting.devices import resolve_device
+from atlaspatch.encoder_service.handler import EncoderSource
+from atlaspatch.encoder_service.plugins import registry_with_plugins
+from atlaspatch.encoder_service.precision import default_precision
 
 
 def encoder_source(
@@ -25,6 +25,6 @@ def encoder_source(
     )
     if not triton_url:
         return registry, device
-    from encoder_service.triton_forward import TritonEncoders
+    from atlaspatch.encoder_service.triton_forward import TritonEncoders
 
     return TritonEncoders(triton_url, registry), device

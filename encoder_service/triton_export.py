@@ -19,10 +19,10 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from atlaspatch_api.errors import InvalidInput
-from encoder_service.registry import EncoderRegistry
-from encoder_service.spec import EncoderSpec
-from encoder_service.weights import WeightsNotFound, resolve_weights
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.weights import WeightsNotFound, resolve_weights
 
 VARIANTS = ("python", "torchscript")
 INPUT, OUTPUT = "PATCHES", "EMBEDDINGS"
@@ -59,8 +59,8 @@ def export_encoders(
             shutil.copyfile(PYTHON_MODEL, version / "model.py")
             sha256 = _weights_sha256(spec, options.weights_dir)
         else:
-            from encoder_service.encoder import NetworkEncoder
-            from encoder_service.triton_torchscript import trace_encoder
+            from atlaspatch.encoder_service.encoder import NetworkEncoder
+            from atlaspatch.encoder_service.triton_torchscript import trace_encoder
 
             encoder = registry.create(spec.name, "cpu", options.precision, options.weights_dir)
             assert isinstance(encoder, NetworkEncoder)  # built-in specs build timm encoders

@@ -16,10 +16,10 @@ import torch
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
-from atlaspatch_api.errors import InvalidInput, Refused
-from atlaspatch_api.hosting.triton import triton_error
-from encoder_service.handler import NotReady
-from encoder_service.registry import EncoderRegistry, UnknownEncoder
+from atlaspatch.api.errors import InvalidInput, Refused
+from atlaspatch.api.hosting.triton import triton_error
+from atlaspatch.encoder_service.handler import NotReady
+from atlaspatch.encoder_service.registry import EncoderRegistry, UnknownEncoder
 
 
 class TritonModelMismatch(Refused):

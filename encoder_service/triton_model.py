@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
 
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.registry import EncoderRegistry
 
 
 class TritonPythonModel:

@@ -9,9 +9,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlaspatch_api.errors import NotFound
-from atlaspatch_api.hosting import model_files
-from encoder_service.spec import EncoderSpec, HubWeights, ManualWeights, UrlWeights, WheelWeights
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.hosting import model_files
+from atlaspatch.encoder_service.spec import (
+    EncoderSpec,
+    HubWeights,
+    ManualWeights,
+    UrlWeights,
+    WheelWeights,
+)
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
 LOCAL_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")

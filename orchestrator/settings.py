@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from client.encoder import EncoderClient
+    from atlaspatch.client.encoder import EncoderClient
 
 T = TypeVar("T")
 

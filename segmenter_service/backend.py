@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from atlaspatch_api.errors import NotFound
-from atlaspatch_api.names import TISSUE_MODELS
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.names import TISSUE_MODELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,12 +32,12 @@ def create_segmenter(
     name: str, device: str = "cpu", checkpoint: Path | None = None
 ) -> SegmenterBackend:
     if name == "otsu":
-        from segmenter_service.otsu import OtsuSegmenter
+        from atlaspatch.segmenter_service.otsu import OtsuSegmenter
 
         return OtsuSegmenter()
     if name == "sam2":
-        from segmenter_service.checkpoint import resolve_sam2_checkpoint
-        from segmenter_service.sam2_backend import Sam2Segmenter
+        from atlaspatch.segmenter_service.checkpoint import resolve_sam2_checkpoint
+        from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
 
         return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=device)
     raise UnknownModel(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from atlaspatch_api.errors import NotFound
-from atlaspatch_api.hosting import model_files
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.hosting import model_files
 
 HF_REPO_ID = "AtlasAnalyticsLab/AtlasPatch"
 HF_FILENAME = "model.pth"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput, shown
-from atlaspatch_api.hosting.devices import resolve_device
-from segmenter_service.backend import SegmenterBackend, UnknownModel, create_segmenter
+from atlaspatch.api.errors import InvalidInput, shown
+from atlaspatch.api.hosting.devices import resolve_device
+from atlaspatch.segmenter_service.backend import SegmenterBackend, UnknownModel, create_segmenter
 
 
 class SegmenterHandler:
@@ -58,7 +58,7 @@ def build_segmenter_handler(
     """The handler of `model` on `device` (cuda falls back to the CPU), or of that model in
     Triton at `triton_url`."""
     if triton_url:
-        from segmenter_service.triton_forward import TritonSegmenter
+        from atlaspatch.segmenter_service.triton_forward import TritonSegmenter
 
         backend: SegmenterBackend = TritonSegmenter(triton_url, model)
     else:

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from atlaspatch_api.errors import Refused
-from atlaspatch_api.hosting.model_files import file_sha256
+from atlaspatch.api.errors import Refused
+from atlaspatch.api.hosting.model_files import file_sha256
 
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 MODEL_INPUT = 1024

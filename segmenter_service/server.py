@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlaspatch_api.hosting.metrics import ServiceMetrics
-from atlaspatch_api.hosting.server import ModelServer, ServerSettings
-from atlaspatch_api.v1 import segmenter_pb2_grpc
-from segmenter_service.handler import build_segmenter_handler
-from segmenter_service.servicer import SegmenterServicer
+from atlaspatch.api.hosting.metrics import ServiceMetrics
+from atlaspatch.api.hosting.server import ModelServer, ServerSettings
+from atlaspatch.api.v1 import segmenter_pb2_grpc
+from atlaspatch.segmenter_service.handler import build_segmenter_handler
+from atlaspatch.segmenter_service.servicer import SegmenterServicer
 
 SERVICE_NAME = "atlaspatch.v1.Segmenter"
 # Thumbnails are a few megabytes each; a client batching more is a client bug.

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from atlaspatch_api import wire
-from atlaspatch_api.v1 import segmenter_pb2, segmenter_pb2_grpc
-from segmenter_service.handler import SegmenterHandler
+from atlaspatch.api import wire
+from atlaspatch.api.v1 import segmenter_pb2, segmenter_pb2_grpc
+from atlaspatch.segmenter_service.handler import SegmenterHandler
 
 
 class SegmenterServicer(segmenter_pb2_grpc.SegmenterServicer):

@@ -10,8 +10,8 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from atlaspatch_api.hosting.model_files import file_sha256
-from segmenter_service.sam2_backend import SAM2_CONFIG
+from atlaspatch.api.hosting.model_files import file_sha256
+from atlaspatch.segmenter_service.sam2_backend import SAM2_CONFIG
 
 INPUT, OUTPUT = "THUMBNAIL", "MASK"
 CHECKPOINT_NAME = "model.pth"

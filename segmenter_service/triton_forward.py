@@ -6,9 +6,9 @@ import numpy as np
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
-from atlaspatch_api.errors import Refused
-from atlaspatch_api.hosting.triton import triton_error
-from segmenter_service.triton_export import INPUT, OUTPUT
+from atlaspatch.api.errors import Refused
+from atlaspatch.api.hosting.triton import triton_error
+from atlaspatch.segmenter_service.triton_export import INPUT, OUTPUT
 
 
 class TritonSegmenterError(Refused):

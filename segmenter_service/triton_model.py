@@ -6,8 +6,8 @@ from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-from atlaspatch_api.hosting.model_files import file_sha256
-from segmenter_service.sam2_backend import Sam2Segmenter
+from atlaspatch.api.hosting.model_files import file_sha256
+from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
 
 
 class TritonPythonModel:

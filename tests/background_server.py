@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 
-from atlaspatch_api.hosting.server import ModelServer
+from atlaspatch.api.hosting.server import ModelServer
 
 
 class BackgroundServer:

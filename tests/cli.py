@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from orchestrator.cli import main
+from atlaspatch.orchestrator.cli import main
 
 # 256 px patches at 20x, the weight-free tissue model, on the CPU; later options win.
 COMMON = ("--patch-size", "256", "--target-mag", "20", "--tissue-model", "otsu", "--device", "cpu")

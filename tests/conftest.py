@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def synthetic_slide(tmp_path_factory: pytest.TempPathFactory):
     """A 40x slide with levels 1, 4, 16 (no 20x level), tissue with holes, pens, debris."""
-    from orchestrator.synthetic import write_synthetic_slide
+    from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 
     folder = tmp_path_factory.mktemp("synthetic")
     return write_synthetic_slide(folder / "synthetic-40x.tiff", width=8000, height=6000, seed=0)

@@ -8,7 +8,7 @@ import click
 import helm_python as helm
 import yaml
 
-from orchestrator.cli import main
+from atlaspatch.orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "helm" / "atlaspatch"

@@ -13,8 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from encoder_service.catalog import builtin_specs
-from encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog import builtin_specs
+from atlaspatch.encoder_service.spec import EncoderSpec
 
 TABLE = Path(__file__).with_name("features_versions.json")
 # Everything but the name, licence, weights location and other descriptive fields (the

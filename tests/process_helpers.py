@@ -5,7 +5,7 @@ from __future__ import annotations
 PLUGIN = """
 import torch
 from torchvision import transforms
-from encoder_service.custom import CustomEncoderComponents, register_custom_encoder
+from atlaspatch.encoder_service.custom import CustomEncoderComponents, register_custom_encoder
 
 
 def build_my_encoder(device: torch.device, dtype: torch.dtype) -> CustomEncoderComponents:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segmenter_service.sam2_backend import SAM2_CONFIG
+from atlaspatch.segmenter_service.sam2_backend import SAM2_CONFIG
 
 
 def write_random_checkpoint(path: Path, seed: int = 0) -> Path:

@@ -8,12 +8,12 @@ import grpc
 import numpy as np
 import pytest
 
-from atlaspatch_api import wire
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
-from encoder_service.handler import Batching
-from encoder_service.registry import EncoderRegistry
-from encoder_service.server import encoder_server
+from atlaspatch.api import wire
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
+from atlaspatch.encoder_service.handler import Batching
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.server import encoder_server
 from tests.background_server import BackgroundServer
 
 PATCHES = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
@@ -60,7 +60,7 @@ def wait_until_serving(address: str, within: float = 120) -> None:
     """Until the service at `address` reports SERVING (a service started as a process)."""
     import time
 
-    from client.health import serving_status
+    from atlaspatch.client.health import serving_status
 
     stop = time.monotonic() + within
     while serving_status(address, timeout=1) != "SERVING":

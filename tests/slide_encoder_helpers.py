@@ -60,7 +60,7 @@ FEATURES = "efficientnet_lite0"
 
 def write_slides(folder: Path, stems: tuple[str, ...] = ("a", "b")) -> Path:
     """Small synthetic 40x slides with a few dozen tissue patches of 224 px at 20x each."""
-    from orchestrator.synthetic import write_synthetic_slide
+    from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 
     for seed, stem in enumerate(stems, start=1):
         write_synthetic_slide(folder / f"{stem}.tiff", width=4000, height=3000, seed=seed)

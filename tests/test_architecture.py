@@ -1,6 +1,7 @@
 """The parts' imports point one way, downward: orchestrator → client → the services → the
-API (atlaspatch_api); client → the API for the wire. Read from the source with ast, so an
-import inside a function counts as much as one at the top."""
+API (atlaspatch.api); client → the API for the wire. Read from the source with ast, so an
+import inside a function counts as much as one at the top. And the parts are installed under
+one import root, `atlaspatch`, each from its folder."""
 
 from __future__ import annotations
 
@@ -11,21 +12,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {
-    "atlaspatch_api": REPO / "proto" / "atlaspatch_api",
-    "encoder_service": REPO / "encoder_service",
-    "segmenter_service": REPO / "segmenter_service",
-    "client": REPO / "client",
-    "orchestrator": REPO / "orchestrator",
+    "atlaspatch.api": REPO / "proto" / "atlaspatch_api",
+    "atlaspatch.encoder_service": REPO / "encoder_service",
+    "atlaspatch.segmenter_service": REPO / "segmenter_service",
+    "atlaspatch.client": REPO / "client",
+    "atlaspatch.orchestrator": REPO / "orchestrator",
 }
+API, ENCODER, SEGMENTER, CLIENT, ORCHESTRATOR = PACKAGES
+# The names the parts had before they shared a root: importing one is a mistake.
+OLD_NAMES = ("atlaspatch_api", "encoder_service", "segmenter_service", "client", "orchestrator")
 # Each part, and the imports it may never make (a prefix forbids its submodules too).
 FORBIDDEN = {
-    "atlaspatch_api": ("client", "orchestrator", "encoder_service", "segmenter_service"),
-    "encoder_service": ("client", "orchestrator", "segmenter_service"),
-    "segmenter_service": ("client", "orchestrator", "encoder_service"),
+    API: (CLIENT, ORCHESTRATOR, ENCODER, SEGMENTER),
+    ENCODER: (CLIENT, ORCHESTRATOR, SEGMENTER),
+    SEGMENTER: (CLIENT, ORCHESTRATOR, ENCODER),
     # Clients never host a service.
-    "client": ("orchestrator", "atlaspatch_api.hosting.server", "atlaspatch_api.hosting.status"),
+    CLIENT: (ORCHESTRATOR, f"{API}.hosting.server", f"{API}.hosting.status"),
     # A top-level `proto` module exists in other packages (proto-plus): never import one.
-    "orchestrator": ("proto",),
+    ORCHESTRATOR: ("proto",),
 }
 MAX_LINES = 300
 
@@ -54,23 +58,43 @@ def forbidden_edges(part: str, folder: Path, forbidden: tuple[str, ...]) -> list
 
 @pytest.mark.parametrize("part", list(PACKAGES))
 def test_imports_point_downward(part: str) -> None:
-    assert forbidden_edges(part, PACKAGES[part], FORBIDDEN.get(part, ())) == []
+    assert forbidden_edges(part, PACKAGES[part], (*FORBIDDEN.get(part, ()), *OLD_NAMES)) == []
 
 
 def test_the_check_finds_a_forbidden_import(tmp_path: Path) -> None:
     service = tmp_path / "encoder_service"
     service.mkdir()
-    (service / "ok.py").write_text("import numpy\nfrom atlaspatch_api import wire\n")
-    (service / "bad.py").write_text("def late():\n    from client.remote import RemoteEncoders\n")
-    edges = forbidden_edges("encoder_service", service, FORBIDDEN["encoder_service"])
-    assert edges == ["encoder_service/bad.py:2 (encoder_service) imports client.remote"]
+    (service / "ok.py").write_text("import numpy\nfrom atlaspatch.api import wire\n")
+    (service / "bad.py").write_text(
+        "def late():\n    from atlaspatch.client.remote import RemoteEncoders\n"
+    )
+    edges = forbidden_edges(ENCODER, service, FORBIDDEN[ENCODER])
+    assert edges == [f"encoder_service/bad.py:2 ({ENCODER}) imports atlaspatch.client.remote"]
 
 
-def test_the_api_package_cannot_collide_with_another_proto_module() -> None:
-    import atlaspatch_api
+def test_every_part_is_installed_from_its_folder_under_one_root() -> None:
+    import importlib
 
-    assert Path(atlaspatch_api.__file__).parent == PACKAGES["atlaspatch_api"]
+    for name, folder in PACKAGES.items():
+        assert Path(importlib.import_module(name).__file__).parent == folder
     assert not (REPO / "proto" / "__init__.py").exists()
+
+
+def test_every_folder_of_modules_is_a_listed_package() -> None:
+    """A folder missing from pyproject's list would be absent from the wheel (the images)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join((root, *path.parent.relative_to(folder).parts))
+        for root, folder in PACKAGES.items()
+        for path in folder.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert found == listed
+    assert all((PACKAGES[p.split(".")[0] + "." + p.split(".")[1]]).exists() for p in listed)
 
 
 def test_no_module_is_over_300_lines() -> None:
@@ -93,7 +117,7 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
 
     heavy = ("torch", "timm", "sam2", "tritonclient", "grpc", "h5py", "cv2")
     probe = (
-        "import sys, orchestrator.cli, orchestrator.slides.info; "
+        "import sys, atlaspatch.orchestrator.cli, atlaspatch.orchestrator.slides.info; "
         f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     )
     loaded = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.synthetic import write_synthetic_slide
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 from tests.cli import coords_run
 
 

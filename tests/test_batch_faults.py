@@ -13,11 +13,11 @@ import h5py
 import numpy as np
 import pytest
 
-from orchestrator.synthetic import write_synthetic_slide
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 from tests.cli import COMMON, coords_run, process_run
 from tests.output_helpers import reports
 
-ATLASPATCH = [sys.executable, "-m", "orchestrator.cli"]
+ATLASPATCH = [sys.executable, "-m", "atlaspatch.orchestrator.cli"]
 
 
 def small_slides(folder: Path, count: int, size: int = 3000) -> list[Path]:
@@ -132,7 +132,7 @@ def test_max_open_slides_caps_the_slides_open_at_once(
 ) -> None:
     import threading
 
-    from orchestrator.pipeline import flow
+    from atlaspatch.orchestrator.pipeline import flow
 
     small_slides(tmp_path / "slides", 6, size=2000)
     open_now, most = [0], [0]

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.batch.locks import SlideLocks
+from atlaspatch.orchestrator.batch.locks import SlideLocks
 from tests.cli import coords_run
 
 

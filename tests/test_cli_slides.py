@@ -117,7 +117,7 @@ def test_info_prints_levels_and_scale() -> None:
 
 
 def test_synthetic_slide_without_scale_fails_until_given_an_mpp(tmp_path: Path) -> None:
-    from orchestrator.synthetic import write_synthetic_slide
+    from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 
     slide = write_synthetic_slide(
         tmp_path / "unscaled.svs", width=3000, height=2000, magnification=None, mpp=None

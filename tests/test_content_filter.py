@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestrator.coordinates.content_filter import is_black, is_white, keep_patch
+from atlaspatch.orchestrator.coordinates.content_filter import is_black, is_white, keep_patch
 from tests.conftest import TILES
 
 

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from atlaspatch_api.hosting.server import ServerSettings
-from orchestrator.cli import main
-from segmenter_service.server import segmenter_server
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.orchestrator.cli import main
+from atlaspatch.segmenter_service.server import segmenter_server
 from tests.background_server import BackgroundServer
 from tests.deploy_helpers import REPO, known_env_vars, parse_cli
 

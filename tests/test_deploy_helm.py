@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from orchestrator.batch.shards import shard_from_environment
+from atlaspatch.orchestrator.batch.shards import shard_from_environment
 from tests.deploy_helpers import CHART, known_env_vars, parse_cli, render
 
 EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
@@ -101,7 +101,7 @@ def test_gpu_example_autoscales_on_the_queue() -> None:
 def test_prometheus_adapter_rule_serves_the_metric_the_autoscaler_reads() -> None:
     import re
 
-    from atlaspatch_api.hosting.metrics import ServiceMetrics
+    from atlaspatch.api.hosting.metrics import ServiceMetrics
 
     docs = render(example("gpu"))
     hpa_metric = find(docs, "HorizontalPodAutoscaler", "atlaspatch-encoder")["spec"]["metrics"][0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import pytest
 
-from orchestrator.cli import main
+from atlaspatch.orchestrator.cli import main
 from tests.deploy_helpers import REPO
 
 SLURM = sorted((REPO / "deploy" / "slurm").glob("*.sh"))

@@ -10,10 +10,10 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from encoder_service.build import build_network
-from encoder_service.catalog import builtin_specs
-from encoder_service.registry import EncoderRegistry, UnknownEncoder
-from encoder_service.weights import WEIGHTS_DIR_ENV, WeightsNotFound, resolve_weights
+from atlaspatch.encoder_service.build import build_network
+from atlaspatch.encoder_service.catalog import builtin_specs
+from atlaspatch.encoder_service.registry import EncoderRegistry, UnknownEncoder
+from atlaspatch.encoder_service.weights import WEIGHTS_DIR_ENV, WeightsNotFound, resolve_weights
 
 SPEC_TABLE = {  # the reference README's names and output dimensions
     "resnet18": 512,
@@ -85,7 +85,7 @@ def test_declared_dimension_on_the_meta_device(name: str) -> None:
 @pytest.mark.parametrize("name", BUILT_HERE)
 def test_declared_dimension_with_random_weights(name: str) -> None:
     """The real encoder path (preprocessing, pooling, precision) on random weights."""
-    from encoder_service.encoder import NetworkEncoder
+    from atlaspatch.encoder_service.encoder import NetworkEncoder
 
     spec = SPECS[name]
     if parameter_count(spec) > SMALL:

@@ -23,7 +23,7 @@ def test_changed_features_come_with_a_raised_features_version() -> None:
 def test_the_fingerprint_sees_a_changed_crop() -> None:
     import dataclasses
 
-    from encoder_service.catalog import builtin_specs
+    from atlaspatch.encoder_service.catalog import builtin_specs
     from tests.features_versions import fingerprint
 
     spec = next(s for s in builtin_specs() if s.name == "resnet50")

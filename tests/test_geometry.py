@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.coordinates.geometry import plan_geometry
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.pyramid import level_at_or_finer
+from atlaspatch.orchestrator.coordinates.geometry import plan_geometry
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.pyramid import level_at_or_finer
 
 
 def test_level_choice_is_coarsest_at_or_finer_than_wanted() -> None:

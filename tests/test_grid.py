@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.coordinates.grid import tissue_grid
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.coordinates.grid import tissue_grid
 
 
 def geometry(size0: int, step0: int) -> PatchGeometry:

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from orchestrator.output.writer import CoordsWriter
+from atlaspatch.orchestrator.output.writer import CoordsWriter
 
 
 def rows(n: int, start: int = 0) -> np.ndarray:

@@ -18,7 +18,7 @@ def test_a_fifo_among_the_slides_fails_alone_and_never_hangs(tmp_path: Path, syn
     os.link(synthetic_slide.path, slides / "real.tiff")
     os.mkfifo(slides / "pipe.svs")
     command = [
-        sys.executable, "-m", "orchestrator.cli", "segment-and-get-coords", str(slides),
+        sys.executable, "-m", "atlaspatch.orchestrator.cli", "segment-and-get-coords", str(slides),
         "-o", str(tmp_path / "out"), *COMMON,
     ]  # fmt: skip
     # A reader that opened the FIFO would wait forever for a writer: the timeout says so.

@@ -51,7 +51,7 @@ def test_a_full_disk_fails_the_slides_that_do_not_fit_and_the_run_ends_in_order(
     for name in ("a", "b", "c"):
         os.link(synthetic_slide.path, slides / f"{name}.tiff")
     command = [
-        sys.executable, "-m", "orchestrator.cli", "process", str(slides), "-o", str(out),
+        sys.executable, "-m", "atlaspatch.orchestrator.cli", "process", str(slides), "-o", str(out),
         *COMMON, "--feature-extractors", "efficientnet_lite0",
     ]  # fmt: skip
     # A 1 MB disk with 650 KB free: one slide's file fits (270 KB), not three. HDF5 used to

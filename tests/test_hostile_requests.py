@@ -14,13 +14,13 @@ import grpc
 import numpy as np
 import pytest
 
-from atlaspatch_api import wire
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
-from encoder_service.batcher import DynamicBatcher
-from encoder_service.handler import Batching
-from encoder_service.registry import EncoderRegistry
-from encoder_service.server import encoder_server
+from atlaspatch.api import wire
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
+from atlaspatch.encoder_service.batcher import DynamicBatcher
+from atlaspatch.encoder_service.handler import Batching
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.server import encoder_server
 from tests.background_server import BackgroundServer
 from tests.conftest import REPO
 from tests.service_helpers import (
@@ -42,7 +42,8 @@ def test_many_tiny_patches_in_one_request_cost_what_one_pass_costs() -> None:
     # wire) in one pass took 3.3 GiB more than idle; 1,024 took 13.9 GiB with convnext.
     port = free_port()
     command = [
-        sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
+        sys.executable, "-m", "atlaspatch.orchestrator.cli",
+        "serve", "encoder", "--port", str(port),
         "--encoders", LITE, "--device", "cpu", "--grace-seconds", "0", "--max-batch-size", "64",
     ]  # fmt: skip
     service = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.magnification import load_mpp_csv, magnification_from_mpp, resolve_scale
-from orchestrator.slides.slide import open_slide
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.magnification import (
+    load_mpp_csv,
+    magnification_from_mpp,
+    resolve_scale,
+)
+from atlaspatch.orchestrator.slides.slide import open_slide
 from tests.conftest import SLIDES
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestrator.synthetic import write_synthetic_slide
-from segmenter_service.otsu import segment_tissue
+from atlaspatch.orchestrator.synthetic import write_synthetic_slide
+from atlaspatch.segmenter_service.otsu import segment_tissue
 from tests.conftest import TILES
 from tests.tissue_truth import OTSU, segment_and_get_coords
 

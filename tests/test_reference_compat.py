@@ -9,15 +9,15 @@ import h5py
 import numpy as np
 import pytest
 
-from encoder_service.plugins import load_plugin
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.plugins import load_plugin
+from atlaspatch.encoder_service.registry import EncoderRegistry
 from tests.cli import process_run
 from tests.process_helpers import PLUGIN
 
 # The reference README's plugin, as its users write it: AtlasPatch's import, and (optional
 # there) no forward_fn.
 REFERENCE_PLUGIN = PLUGIN.replace(
-    "from encoder_service.custom import",
+    "from atlaspatch.encoder_service.custom import",
     "from atlas_patch.models.patch.custom import",
 ).replace(
     "    return CustomEncoderComponents(model=model, preprocess=preprocess, forward_fn=forward)",
@@ -153,8 +153,8 @@ def test_an_atlaspatch_file_is_skipped_when_it_matches_and_given_new_features(
 def test_atlaspatch_1_1_names_for_virchow_are_the_same_models() -> None:
     import dataclasses
 
-    from encoder_service.catalog import builtin_specs
-    from encoder_service.registry import EncoderRegistry
+    from atlaspatch.encoder_service.catalog import builtin_specs
+    from atlaspatch.encoder_service.registry import EncoderRegistry
 
     specs = {spec.name: spec for spec in builtin_specs()}
     for alias, name in (("virchow_v1", "virchow"), ("virchow_v2", "virchow2")):

@@ -12,9 +12,9 @@ import grpc
 import numpy as np
 import pytest
 
-from atlaspatch_api.hosting.penalties import RefusalPenalties
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
+from atlaspatch.api.hosting.penalties import RefusalPenalties
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
 from tests.service_helpers import code_of, embed_request, start_encoder
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import torch
 
-from atlaspatch_api.hosting.server import ServerSettings
-from encoder_service.handler import Batching
-from encoder_service.registry import EncoderRegistry
-from encoder_service.server import encoder_server
-from encoder_service.weights import resolve_weights
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.encoder_service.handler import Batching
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.weights import resolve_weights
 from tests.background_server import BackgroundServer
 from tests.cli import process_run
 from tests.service_helpers import free_port

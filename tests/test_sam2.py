@@ -11,9 +11,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from orchestrator.cli import main
-from segmenter_service.checkpoint import CHECKPOINT_ENV, CheckpointNotFound, resolve_sam2_checkpoint
-from segmenter_service.sam2_backend import CheckpointFormatError, Sam2Segmenter
+from atlaspatch.orchestrator.cli import main
+from atlaspatch.segmenter_service.checkpoint import (
+    CHECKPOINT_ENV,
+    CheckpointNotFound,
+    resolve_sam2_checkpoint,
+)
+from atlaspatch.segmenter_service.sam2_backend import CheckpointFormatError, Sam2Segmenter
 from tests.conftest import SLIDES
 
 pytestmark = pytest.mark.slow

@@ -12,16 +12,16 @@ import grpc
 import pytest
 import torch
 
-from atlaspatch_api.errors import Exhausted
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2
-from encoder_service.custom import CustomEncoderComponents, CustomEncoderEntry
-from encoder_service.handler import EncoderHandler
-from encoder_service.load_policy import LoadPolicy
-from encoder_service.loaded import LoadedEncoders
-from encoder_service.registry import EncoderRegistry
-from encoder_service.server import encoder_server
-from encoder_service.weights import resolve_weights
+from atlaspatch.api.errors import Exhausted
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2
+from atlaspatch.encoder_service.custom import CustomEncoderComponents, CustomEncoderEntry
+from atlaspatch.encoder_service.handler import EncoderHandler
+from atlaspatch.encoder_service.load_policy import LoadPolicy
+from atlaspatch.encoder_service.loaded import LoadedEncoders
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.weights import resolve_weights
 from tests.background_server import BackgroundServer
 from tests.service_helpers import embed_request, stub
 

@@ -12,9 +12,9 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from atlaspatch_api import wire
-from atlaspatch_api.v1 import encoder_pb2
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.api import wire
+from atlaspatch.api.v1 import encoder_pb2
+from atlaspatch.encoder_service.registry import EncoderRegistry
 from tests.service_helpers import PATCHES, code_of, embed_request, start_encoder, stub
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from atlaspatch_api.hosting.server import ServerSettings
-from client.channel import Endpoint
-from client.remote import RemoteSegmenter
-from segmenter_service.server import segmenter_server
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.client.channel import Endpoint
+from atlaspatch.client.remote import RemoteSegmenter
+from atlaspatch.segmenter_service.server import segmenter_server
 from tests.background_server import BackgroundServer
 from tests.cli import coords_run, process_run
 from tests.service_helpers import start_encoder

@@ -12,10 +12,10 @@ import h5py
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from atlaspatch_api import wire
-from atlaspatch_api.hosting.server import ServerSettings
-from client.channel import Endpoint
-from client.remote import RemoteEncoders
+from atlaspatch.api import wire
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.client.channel import Endpoint
+from atlaspatch.client.remote import RemoteEncoders
 from tests.background_server import BackgroundServer
 from tests.cli import process_run
 from tests.service_helpers import PATCHES, embed_request, free_port, start_encoder, stub
@@ -110,7 +110,7 @@ def test_a_run_survives_an_encoder_restart_and_matches_a_clean_run(
 
 
 def test_a_call_cancelled_by_a_stopping_server_is_sent_again(encoder_service) -> None:
-    from client.retry import with_retries
+    from atlaspatch.client.retry import with_retries
 
     # What the client sees when the server stops in the middle of its call (the restart test
     # above meets it only when the timing is unlucky).

@@ -12,10 +12,10 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2_grpc
-from client.channel import Endpoint
-from client.remote import RemoteEncoders
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2_grpc
+from atlaspatch.client.channel import Endpoint
+from atlaspatch.client.remote import RemoteEncoders
 from tests.conftest import REPO
 from tests.service_helpers import (
     PATCHES,
@@ -124,7 +124,8 @@ def test_unauthenticated_calls_are_refused_before_their_message_is_held() -> Non
     # Four concurrent unauthenticated 201 MB requests raised a service from 1.0 to 3.0 GiB.
     port = free_port()
     command = [
-        sys.executable, "-m", "orchestrator.cli", "serve", "encoder", "--port", str(port),
+        sys.executable, "-m", "atlaspatch.orchestrator.cli",
+        "serve", "encoder", "--port", str(port),
         "--encoders", "efficientnet_lite0", "--token", "s3cret", "--grace-seconds", "0",
     ]  # fmt: skip
     service = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)

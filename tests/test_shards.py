@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.batch.shards import Shard, ShardError, parse_shard, shard_from_environment
-from orchestrator.cli import main
+from atlaspatch.orchestrator.batch.shards import (
+    Shard,
+    ShardError,
+    parse_shard,
+    shard_from_environment,
+)
+from atlaspatch.orchestrator.cli import main
 from tests.cli import COMMON
 
 
@@ -36,7 +41,7 @@ def test_parsing_and_the_environment() -> None:
 
 
 def test_workers_split_a_folder_between_them(tmp_path: Path) -> None:
-    from orchestrator.synthetic import write_synthetic_slide
+    from atlaspatch.orchestrator.synthetic import write_synthetic_slide
 
     slides = tmp_path / "slides"
     slides.mkdir()

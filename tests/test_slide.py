@@ -9,9 +9,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.slides.discovery import DiscoveryError, discover_slides
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.slide import SlideSource, open_slide
+from atlaspatch.orchestrator.slides.discovery import DiscoveryError, discover_slides
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.slide import SlideSource, open_slide
 from tests.conftest import BAD, SLIDES, TILES
 
 pytestmark = pytest.mark.shared_data

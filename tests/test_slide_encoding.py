@@ -253,8 +253,8 @@ def test_encoders_the_patches_do_not_fit_are_refused_before_any_slide(work) -> N
 
 
 def test_slide_encoder_files_are_looked_for_locally_first(tmp_path: Path, monkeypatch) -> None:
-    from encoder_service.slide_encoders.catalog import SLIDE_ENCODERS
-    from encoder_service.slide_encoders.files import locate_files
+    from atlaspatch.encoder_service.slide_encoders.catalog import SLIDE_ENCODERS
+    from atlaspatch.encoder_service.slide_encoders.files import locate_files
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     given, from_env = tmp_path / "given", tmp_path / "from-env"
@@ -272,8 +272,8 @@ def test_slide_encoder_files_are_looked_for_locally_first(tmp_path: Path, monkey
 
 
 def test_an_embedding_that_is_not_one_finite_vector_is_refused() -> None:
-    from atlaspatch_api.errors import InvalidInput
-    from encoder_service.slide_encoders.base import as_embedding
+    from atlaspatch.api.errors import InvalidInput
+    from atlaspatch.encoder_service.slide_encoders.base import as_embedding
 
     assert as_embedding(np.ones((1, 4)), "x", 4).shape == (4,)
     for bad, dim in ((np.array([1.0, np.nan]), 2), (np.ones((2, 4)), 4), (np.ones(3), 4)):

@@ -7,9 +7,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.slide import open_slide
-from orchestrator.slides.thumbnail import read_thumbnail
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.slide import open_slide
+from atlaspatch.orchestrator.slides.thumbnail import read_thumbnail
 from tests.conftest import SLIDES
 
 

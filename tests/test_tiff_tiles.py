@@ -8,9 +8,9 @@ import numpy as np
 import openslide
 import pytest
 
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.slide import open_slide
-from orchestrator.slides.tiff_tiles import TiledTiff
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.slide import open_slide
+from atlaspatch.orchestrator.slides.tiff_tiles import TiledTiff
 from tests.conftest import SLIDES
 
 

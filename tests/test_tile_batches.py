@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlaspatch_api import wire
-from atlaspatch_api.errors import InvalidInput
-from atlaspatch_api.tiles import TiledBatch, decode_batch
-from atlaspatch_api.v1 import encoder_pb2
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.patches import PatchReader
-from orchestrator.slides.tile_batches import TileBatches
+from atlaspatch.api import wire
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.tiles import TiledBatch, decode_batch
+from atlaspatch.api.v1 import encoder_pb2
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.patches import PatchReader
+from atlaspatch.orchestrator.slides.tile_batches import TileBatches
 from tests.conftest import SLIDES
 
 
@@ -142,8 +142,8 @@ def test_malformed_tiled_requests_are_invalid(synthetic_slide) -> None:
 
 
 def test_the_service_embeds_tiles_as_it_embeds_their_pixels(encoder_service, synthetic_slide):
-    from client.channel import Endpoint
-    from client.remote import RemoteEncoders
+    from atlaspatch.client.channel import Endpoint
+    from atlaspatch.client.remote import RemoteEncoders
 
     xy = np.array([(x, 2800) for x in range(1024, 5120, 512)])
     pixels, batch = read_both(synthetic_slide.path, geometry(0, 512), xy)

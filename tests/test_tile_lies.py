@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlaspatch_api import wire
-from atlaspatch_api.errors import InvalidInput
-from atlaspatch_api.jpeg_frame import jpeg_frame
-from atlaspatch_api.tiles import TileCodec, TiledBatch, TilePlacement, decode_batch
-from atlaspatch_api.v1 import encoder_pb2
+from atlaspatch.api import wire
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.jpeg_frame import jpeg_frame
+from atlaspatch.api.tiles import TileCodec, TiledBatch, TilePlacement, decode_batch
+from atlaspatch.api.v1 import encoder_pb2
 
 TILE = 256
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segmenter_service.otsu import segment_tissue
+from atlaspatch.segmenter_service.otsu import segment_tissue
 from tests.conftest import TILES
 from tests.real_tissue_truth import cell_truth
 from tests.tissue_truth import (

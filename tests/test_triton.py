@@ -17,18 +17,18 @@ import torch
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from atlaspatch_api import wire
-from atlaspatch_api.hosting.server import ServerSettings
-from atlaspatch_api.v1 import encoder_pb2, encoder_pb2_grpc
-from client.channel import Endpoint
-from client.remote import RemoteSegmenter
-from encoder_service.registry import EncoderRegistry
-from encoder_service.server import encoder_server
-from encoder_service.triton_export import TritonExport, export_encoders
-from encoder_service.triton_forward import TritonEncoders, TritonModelMismatch
-from segmenter_service.sam2_backend import Sam2Segmenter
-from segmenter_service.server import segmenter_server
-from segmenter_service.triton_export import export_sam2
+from atlaspatch.api import wire
+from atlaspatch.api.hosting.server import ServerSettings
+from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
+from atlaspatch.client.channel import Endpoint
+from atlaspatch.client.remote import RemoteSegmenter
+from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders
+from atlaspatch.encoder_service.triton_forward import TritonEncoders, TritonModelMismatch
+from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
+from atlaspatch.segmenter_service.server import segmenter_server
+from atlaspatch.segmenter_service.triton_export import export_sam2
 from tests.background_server import BackgroundServer
 from tests.cli import atlaspatch, process_run
 from tests.local_triton import LocalTriton, triton_env_ready

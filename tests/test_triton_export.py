@@ -12,9 +12,9 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import InferenceServerException
 
-from atlaspatch_api.hosting.status import status_of
-from atlaspatch_api.hosting.triton import triton_error
-from encoder_service.registry import EncoderRegistry
+from atlaspatch.api.hosting.status import status_of
+from atlaspatch.api.hosting.triton import triton_error
+from atlaspatch.encoder_service.registry import EncoderRegistry
 from tests.cli import atlaspatch
 
 

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 from click.testing import CliRunner
 
-from orchestrator import synthetic as s
-from orchestrator.cli import main
+from atlaspatch.orchestrator import synthetic as s
+from atlaspatch.orchestrator.cli import main
 
 OTSU = ("--tissue-model", "otsu")
 

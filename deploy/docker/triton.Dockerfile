@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# NVIDIA Triton with what our exported Python-backend models import (encoder_service,
-# segmenter_service, atlaspatch_api and their libraries). Mount the repository from
+# NVIDIA Triton with what our exported Python-backend models import (atlaspatch.encoder_service,
+# atlaspatch.segmenter_service, atlaspatch.api and their libraries). Mount the repository from
 # `atlaspatch export-triton` at /models.
 #
 #   docker build -f deploy/docker/triton.Dockerfile -t atlaspatch-triton:0.1.0 .
@@ -35,9 +35,9 @@ RUN --mount=type=bind,source=deploy/triton/model-requirements.txt,target=/tmp/mo
     SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 \
     && pip install -r /tmp/model-requirements.txt
 # The models import the services' packages and the API package they stand on, nothing else.
-COPY proto/atlaspatch_api/ /opt/atlaspatch/src/atlaspatch_api/
-COPY segmenter_service/ /opt/atlaspatch/src/segmenter_service/
-COPY encoder_service/ /opt/atlaspatch/src/encoder_service/
+COPY proto/atlaspatch_api/ /opt/atlaspatch/src/atlaspatch/api/
+COPY segmenter_service/ /opt/atlaspatch/src/atlaspatch/segmenter_service/
+COPY encoder_service/ /opt/atlaspatch/src/atlaspatch/encoder_service/
 # Triton's Python backend ignores PYTHONPATH: a .pth file puts the code on its path.
 RUN printf '/opt/atlaspatch/src\n' > \
     "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch.pth"

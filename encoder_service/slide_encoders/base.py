@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput, NotFound
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.api.errors import InvalidInput, NotFound
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 
 class MissingPackage(NotFound):

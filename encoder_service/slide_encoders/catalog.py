@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from atlaspatch_api.errors import InvalidInput, NotFound
+from atlaspatch.api.errors import InvalidInput, NotFound
 
 MEAN = "mean"
 

@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from atlaspatch_api.errors import NotFound
-from atlaspatch_api.hosting import model_files
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.hosting import model_files
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 WEIGHTS_DIR_ENV = "ATLASPATCH_WEIGHTS_DIR"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from encoder_service.slide_encoders.base import MissingPackage
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
-from encoder_service.slide_encoders.files import ModelFiles, SlideWeightsNotFound
+from atlaspatch.encoder_service.slide_encoders.base import MissingPackage
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.encoder_service.slide_encoders.files import ModelFiles, SlideWeightsNotFound
 
 
 def remote_class(facts: SlideEncoderFacts, files: ModelFiles, reference: str) -> Any:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from atlaspatch_api.hosting.devices import resolve_device
-from encoder_service.slide_encoders.base import MissingPackage, PatientModel, SlideModel
-from encoder_service.slide_encoders.catalog import MEAN, SlideEncoderFacts
-from encoder_service.slide_encoders.files import ModelFiles, locate_files
+from atlaspatch.api.hosting.devices import resolve_device
+from atlaspatch.encoder_service.slide_encoders.base import MissingPackage, PatientModel, SlideModel
+from atlaspatch.encoder_service.slide_encoders.catalog import MEAN, SlideEncoderFacts
+from atlaspatch.encoder_service.slide_encoders.files import ModelFiles, locate_files
 
 
 def load_slide_model(
@@ -20,7 +20,7 @@ def load_slide_model(
     """The model of `facts` (its patch encoder filled in) ready to encode on `device` (cuda
     falls back to the CPU). Raises NotFound when its package or files are not here."""
     if facts.name == MEAN:
-        from encoder_service.slide_encoders.mean_pool import MeanPool
+        from atlaspatch.encoder_service.slide_encoders.mean_pool import MeanPool
 
         return MeanPool(facts)
     if facts.python_package and importlib.util.find_spec(facts.python_package) is None:
@@ -41,26 +41,26 @@ def load_patient_model(
 
 
 def _moozy(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
-    from encoder_service.slide_encoders.moozy import Moozy
+    from atlaspatch.encoder_service.slide_encoders.moozy import Moozy
 
     return Moozy(facts, files[facts.files[0]], device)
 
 
 def _titan(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
-    from encoder_service.slide_encoders.titan import Titan
+    from atlaspatch.encoder_service.slide_encoders.titan import Titan
 
     return Titan(facts, files, device)
 
 
 def _prism(facts: SlideEncoderFacts, files: ModelFiles, device: str) -> Any:
-    from encoder_service.slide_encoders.prism import Prism
+    from atlaspatch.encoder_service.slide_encoders.prism import Prism
 
     return Prism(facts, files, device)
 
 
 def _install_hint(facts: SlideEncoderFacts) -> str:
     if facts.python_package == "moozy":
-        from encoder_service.slide_encoders.moozy import PACKAGE_HINT
+        from atlaspatch.encoder_service.slide_encoders.moozy import PACKAGE_HINT
 
         return PACKAGE_HINT
     return f"pip install {facts.python_package}"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder_service.slide_encoders.base import as_embedding
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
-from encoder_service.slide_encoders.patch_data import read_patch_data
+from atlaspatch.encoder_service.slide_encoders.base import as_embedding
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.encoder_service.slide_encoders.patch_data import read_patch_data
 
 
 class MeanPool:

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from atlaspatch_api.errors import InvalidInput
-from encoder_service.slide_encoders.base import MissingPackage, as_embedding
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.slide_encoders.base import MissingPackage, as_embedding
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 PACKAGE_HINT = "pip install --no-deps moozy==0.1.1 (`make install` does)"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 GEOMETRY = ("patch_size", "patch_size_level0", "target_magnification")
 

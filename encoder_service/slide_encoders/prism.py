@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atlaspatch_api.errors import InvalidInput
-from encoder_service.slide_encoders.base import as_embedding
-from encoder_service.slide_encoders.catalog import SlideEncoderFacts
-from encoder_service.slide_encoders.files import ModelFiles
-from encoder_service.slide_encoders.hub_code import (
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.slide_encoders.base import as_embedding
+from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
+from atlaspatch.encoder_service.slide_encoders.files import ModelFiles
+from atlaspatch.encoder_service.slide_encoders.hub_code import (
     autocast,
     load_safetensors,
     model_dtype,
     remote_class,
 )
-from encoder_service.slide_encoders.patch_data import read_model_input
+from atlaspatch.encoder_service.slide_encoders.patch_data import read_model_input
 
 PATCH_FEATURE_DIM = 2560
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from orchestrator.batch.locks import SlideLocks
-from orchestrator.pipeline.result import SlideResult, failure
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.batch.locks import SlideLocks
+from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 def claim(locks: SlideLocks, source: SlideSource) -> SlideResult | None:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__
-from orchestrator.pipeline.interrupt import stopped_by
-from orchestrator.pipeline.result import SlideResult
+from atlaspatch.orchestrator import __version__
+from atlaspatch.orchestrator.pipeline.interrupt import stopped_by
+from atlaspatch.orchestrator.pipeline.result import SlideResult
 
 
 def write_report(

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from orchestrator.batch.claim import claim
-from orchestrator.batch.locks import SlideLocks
-from orchestrator.output.removal import remove_feature_sets
-from orchestrator.pipeline.decision import Action, Decision, decide
-from orchestrator.pipeline.flow import compute, settle
-from orchestrator.pipeline.interrupt import stop_point, stopped_by
-from orchestrator.pipeline.job import Job
-from orchestrator.pipeline.result import SlideResult, failure
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.batch.claim import claim
+from atlaspatch.orchestrator.batch.locks import SlideLocks
+from atlaspatch.orchestrator.output.removal import remove_feature_sets
+from atlaspatch.orchestrator.pipeline.decision import Action, Decision, decide
+from atlaspatch.orchestrator.pipeline.flow import compute, settle
+from atlaspatch.orchestrator.pipeline.interrupt import stop_point, stopped_by
+from atlaspatch.orchestrator.pipeline.job import Job
+from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 def run_slides(sources: list[SlideSource], job: Job) -> list[SlideResult]:

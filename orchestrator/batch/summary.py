@@ -6,7 +6,7 @@ from collections import Counter
 
 import click
 
-from orchestrator.pipeline.result import SlideResult
+from atlaspatch.orchestrator.pipeline.result import SlideResult
 
 
 def print_summary(results: list[SlideResult]) -> None:

@@ -1,5 +1,5 @@
 """The `atlaspatch` command line."""
 
-from orchestrator.cli.main import main
+from atlaspatch.orchestrator.cli.main import main
 
 __all__ = ["main"]

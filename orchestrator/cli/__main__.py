@@ -1,3 +1,3 @@
-from orchestrator.cli.main import main
+from atlaspatch.orchestrator.cli.main import main
 
 main()

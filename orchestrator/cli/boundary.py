@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from atlaspatch_api.errors import ServiceError
+from atlaspatch.api.errors import ServiceError
 
 
 class ServiceErrorsAsMessages(click.Group):

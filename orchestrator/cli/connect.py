@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.channel import Endpoint
-from client.encoder import EncoderClient, local_encoders
-from client.remote import RemoteEncoders, RemoteSegmenter
-from client.segmenter import SegmenterClient, local_segmenter
-from orchestrator.cli.options import split_names
+from atlaspatch.client.channel import Endpoint
+from atlaspatch.client.encoder import EncoderClient, local_encoders
+from atlaspatch.client.remote import RemoteEncoders, RemoteSegmenter
+from atlaspatch.client.segmenter import SegmenterClient, local_segmenter
+from atlaspatch.orchestrator.cli.options import split_names
 
 
 def connect_segmenter(options: dict[str, Any]) -> SegmenterClient:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import click
 
-from client.slide_encoders import PATIENT_ENCODERS, SLIDE_ENCODERS
-from orchestrator.cli.options import FILE, VERBOSE, compose, option
-from orchestrator.cli.pipeline_options import (
+from atlaspatch.client.slide_encoders import PATIENT_ENCODERS, SLIDE_ENCODERS
+from atlaspatch.orchestrator.cli.options import FILE, VERBOSE, compose, option
+from atlaspatch.orchestrator.cli.pipeline_options import (
     OUTPUT,
     encoder_endpoint,
     feature_runtime,

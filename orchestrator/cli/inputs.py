@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from orchestrator.batch.shards import ShardError, parse_shard, shard_from_environment
-from orchestrator.slides.discovery import DiscoveryError, discover_slides
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.batch.shards import ShardError, parse_shard, shard_from_environment
+from atlaspatch.orchestrator.slides.discovery import DiscoveryError, discover_slides
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 def load_sources(

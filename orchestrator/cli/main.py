@@ -8,11 +8,20 @@ from typing import Any
 
 import click
 
-from orchestrator import __version__
-from orchestrator.cli.boundary import ServiceErrorsAsMessages
-from orchestrator.cli.encoding_options import patient_encoding, patient_input, slide_encoding
-from orchestrator.cli.options import FEATURE_PLUGINS, MPP_CSV, VISUALIZE_CONTOURS, WEIGHTS_DIR
-from orchestrator.cli.pipeline_options import (
+from atlaspatch.orchestrator import __version__
+from atlaspatch.orchestrator.cli.boundary import ServiceErrorsAsMessages
+from atlaspatch.orchestrator.cli.encoding_options import (
+    patient_encoding,
+    patient_input,
+    slide_encoding,
+)
+from atlaspatch.orchestrator.cli.options import (
+    FEATURE_PLUGINS,
+    MPP_CSV,
+    VISUALIZE_CONTOURS,
+    WEIGHTS_DIR,
+)
+from atlaspatch.orchestrator.cli.pipeline_options import (
     coordinates,
     encoder_endpoint,
     features,
@@ -20,9 +29,9 @@ from orchestrator.cli.pipeline_options import (
     segmenter_endpoint,
     slide_input,
 )
-from orchestrator.cli.serve import serve
-from orchestrator.cli.triton import export_triton
-from orchestrator.settings import CoordsSettings, settings_from
+from atlaspatch.orchestrator.cli.serve import serve
+from atlaspatch.orchestrator.cli.triton import export_triton
+from atlaspatch.orchestrator.settings import CoordsSettings, settings_from
 
 # Commands import what they run when they run: `atlaspatch --help` stays quick.
 
@@ -45,7 +54,7 @@ def main() -> None:
 @MPP_CSV
 def info(slide: Path, mpp_table: dict[str, float]) -> None:
     """Print a slide's vendor, pyramid levels, microns per pixel and magnification."""
-    from orchestrator.slides.info import describe_slide
+    from atlaspatch.orchestrator.slides.info import describe_slide
 
     try:
         click.echo(describe_slide(slide, mpp_table))
@@ -60,7 +69,7 @@ def info(slide: Path, mpp_table: dict[str, float]) -> None:
 @VISUALIZE_CONTOURS
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
-    from orchestrator.cli.run import run_command
+    from atlaspatch.orchestrator.cli.run import run_command
 
     run_command("detect-tissue", options)
 
@@ -72,7 +81,7 @@ def detect_tissue(**options: Any) -> None:
 @coordinates
 def segment_and_get_coords(**options: Any) -> None:
     """Segment tissue and write patch coordinates to <output>/patches/<stem>.h5."""
-    from orchestrator.cli.run import run_command
+    from atlaspatch.orchestrator.cli.run import run_command
 
     run_command("segment-and-get-coords", options, settings_from(CoordsSettings, options))
 
@@ -91,7 +100,7 @@ def process(**options: Any) -> None:
     An existing HDF5 made with the same coordinate parameters gets only the missing feature
     sets; one made with other parameters is an error unless --force.
     """
-    from orchestrator.cli.run import run_command
+    from atlaspatch.orchestrator.cli.run import run_command
 
     coords = settings_from(CoordsSettings, options)
     run_command("process", options, coords, with_features=True)
@@ -109,7 +118,7 @@ def encode_slide(**options: Any) -> None:
     have been made with the same coordinate options (--tissue-model, --step-size, ...).
     Embeddings made from the same patches and features are reused unless --force.
     """
-    from orchestrator.slide_encoding.commands import run_encode_slide
+    from atlaspatch.orchestrator.slide_encoding.commands import run_encode_slide
 
     run_encode_slide(options)
 
@@ -124,7 +133,7 @@ def encode_patient(**options: Any) -> None:
     The patch features of every slide are made or reused as in encode-slide; a patient
     with a failed slide fails, naming it, and the others go on.
     """
-    from orchestrator.slide_encoding.commands import run_encode_patient
+    from atlaspatch.orchestrator.slide_encoding.commands import run_encode_patient
 
     run_encode_patient(options)
 
@@ -153,15 +162,15 @@ def list_encoders(
 ) -> None:
     """List the encoders: name, dimension, weight source, whether weights are here, and
     their licence (many pathology models are for non-commercial use only)."""
-    from encoder_service.plugins import registry_with_plugins
+    from atlaspatch.encoder_service.plugins import registry_with_plugins
 
     registry = registry_with_plugins(feature_plugins, "cpu", "float32", 1)
     if markdown:
-        from encoder_service.catalog_doc import encoders_markdown, read_parity
+        from atlaspatch.encoder_service.catalog_doc import encoders_markdown, read_parity
 
         click.echo(encoders_markdown(registry, read_parity(list(parity_files))), nl=False)
         return
-    from encoder_service.catalog_table import encoders_table
+    from atlaspatch.encoder_service.catalog_table import encoders_table
 
     click.echo(encoders_table(registry, weights_dir))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from atlaspatch_api.names import PRECISIONS, TISSUE_MODELS
+from atlaspatch.api.names import PRECISIONS, TISSUE_MODELS
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 ENV_PREFIX = "ATLASPATCH_"
@@ -55,7 +55,7 @@ def split_names(text: str) -> list[str]:
 def _mpp_table(ctx: click.Context, param: click.Parameter, path: Path | None) -> dict:
     if path is None:
         return {}
-    from orchestrator.slides.magnification import load_mpp_csv
+    from atlaspatch.orchestrator.slides.magnification import load_mpp_csv
 
     try:
         return load_mpp_csv(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.options import (
+from atlaspatch.orchestrator.cli.options import (
     DEVICE,
     FEATURE_PLUGINS,
     FOLDER,

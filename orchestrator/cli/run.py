@@ -10,17 +10,22 @@ from typing import Any
 
 import click
 
-from atlaspatch_api.buffers import keep_freed_buffers
-from orchestrator.batch.report import write_report
-from orchestrator.batch.runner import run_slides
-from orchestrator.batch.summary import print_summary
-from orchestrator.cli.boundary import configure_logging
-from orchestrator.cli.connect import connect_encoders, connect_segmenter
-from orchestrator.cli.inputs import ensure_writable, load_sources
-from orchestrator.pipeline import interrupt
-from orchestrator.pipeline.job import Job
-from orchestrator.pipeline.result import SlideResult
-from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
+from atlaspatch.api.buffers import keep_freed_buffers
+from atlaspatch.orchestrator.batch.report import write_report
+from atlaspatch.orchestrator.batch.runner import run_slides
+from atlaspatch.orchestrator.batch.summary import print_summary
+from atlaspatch.orchestrator.cli.boundary import configure_logging
+from atlaspatch.orchestrator.cli.connect import connect_encoders, connect_segmenter
+from atlaspatch.orchestrator.cli.inputs import ensure_writable, load_sources
+from atlaspatch.orchestrator.pipeline import interrupt
+from atlaspatch.orchestrator.pipeline.job import Job
+from atlaspatch.orchestrator.pipeline.result import SlideResult
+from atlaspatch.orchestrator.settings import (
+    CoordsSettings,
+    FeatureSettings,
+    RunSettings,
+    settings_from,
+)
 
 
 def run_command(

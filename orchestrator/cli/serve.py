@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from orchestrator.cli.boundary import configure_logging
-from orchestrator.cli.options import (
+from atlaspatch.orchestrator.cli.boundary import configure_logging
+from atlaspatch.orchestrator.cli.options import (
     ENCODERS,
     FEATURE_PLUGINS,
     MAX_BATCH_SIZE,
@@ -26,11 +26,11 @@ from orchestrator.cli.options import (
     option,
     split_names,
 )
-from orchestrator.cli.serve_options import backend_options, server_options
-from orchestrator.settings import settings_from
+from atlaspatch.orchestrator.cli.serve_options import backend_options, server_options
+from atlaspatch.orchestrator.settings import settings_from
 
 if TYPE_CHECKING:
-    from atlaspatch_api.hosting.server import ModelServer, ServerSettings
+    from atlaspatch.api.hosting.server import ModelServer, ServerSettings
 
 
 @click.group()
@@ -112,10 +112,10 @@ def serve_encoder(**options: Any) -> None:
     encoder it names at start (tensors, dimension), the --max-batch-size and queue settings
     are Triton's own (its config.pbtxt), and --precision defaults to the model's.
     """
-    from encoder_service.handler import Batching
-    from encoder_service.load_policy import LoadPolicy
-    from encoder_service.server import encoder_server
-    from encoder_service.sources import encoder_source
+    from atlaspatch.encoder_service.handler import Batching
+    from atlaspatch.encoder_service.load_policy import LoadPolicy
+    from atlaspatch.encoder_service.server import encoder_server
+    from atlaspatch.encoder_service.sources import encoder_source
 
     configure_logging(options["verbose"], quiet=logging.INFO)
     precision = options["precision"] or ""
@@ -163,7 +163,7 @@ def serve_segmenter(**options: Any) -> None:
     With --backend triton the model runs in Triton (exported with `atlaspatch export-triton
     --segmenter sam2`) and is checked at start.
     """
-    from segmenter_service.server import segmenter_server
+    from atlaspatch.segmenter_service.server import segmenter_server
 
     configure_logging(options["verbose"], quiet=logging.INFO)
     triton_url = _triton_url(options)
@@ -196,7 +196,7 @@ def serve_health(
     For container health checks and exec probes (Kubernetes' own gRPC probes cannot speak TLS).
     Without URL: the service of this container, 127.0.0.1 on $ATLASPATCH_PORT (else 50051).
     """
-    from client.health import serving_status
+    from atlaspatch.client.health import serving_status
 
     # A container's service listens where its ATLASPATCH_PORT says: one image, any port.
     url = url or f"127.0.0.1:{os.environ.get('ATLASPATCH_PORT') or 50051}"
@@ -216,7 +216,7 @@ def _triton_url(options: dict[str, Any]) -> str | None:
 
 
 def _settings(options: dict[str, Any], **more: Any) -> ServerSettings:
-    from atlaspatch_api.hosting.server import ServerSettings
+    from atlaspatch.api.hosting.server import ServerSettings
 
     if bool(options["tls_cert"]) != bool(options["tls_key"]):
         raise click.ClickException("TLS needs both --tls-cert and --tls-key")

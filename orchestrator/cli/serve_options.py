@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.options import DEVICE, FILE, TOKEN, VERBOSE, Number, compose, option
+from atlaspatch.orchestrator.cli.options import (
+    DEVICE,
+    FILE,
+    TOKEN,
+    VERBOSE,
+    Number,
+    compose,
+    option,
+)
 
 server_options = compose(
     option(

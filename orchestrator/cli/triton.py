@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.options import (
+from atlaspatch.orchestrator.cli.options import (
     ENCODERS,
     FOLDER,
     MAX_BATCH_SIZE,
@@ -80,9 +80,9 @@ def export_triton(**options: Any) -> None:
     Use it:     atlaspatch serve encoder --encoders NAMES --backend triton
                     --triton-url 127.0.0.1:8001
     """
-    from encoder_service.precision import default_precision
-    from encoder_service.registry import EncoderRegistry
-    from encoder_service.triton_export import TritonExport, export_encoders
+    from atlaspatch.encoder_service.precision import default_precision
+    from atlaspatch.encoder_service.registry import EncoderRegistry
+    from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders
 
     names = split_names(options["encoders"])
     if not names and not options["segmenter"]:
@@ -107,8 +107,8 @@ def export_triton(**options: Any) -> None:
 
 
 def _export_segmenter(options: dict[str, Any], out: Path, gpu: bool) -> Path:
-    from segmenter_service.checkpoint import resolve_sam2_checkpoint
-    from segmenter_service.triton_export import export_sam2
+    from atlaspatch.segmenter_service.checkpoint import resolve_sam2_checkpoint
+    from atlaspatch.segmenter_service.triton_export import export_sam2
 
     checkpoint = resolve_sam2_checkpoint(options["sam2_checkpoint"])
     return export_sam2(checkpoint, out, options["instances"], gpu, options["model_version"])

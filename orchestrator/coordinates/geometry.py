@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.pyramid import level_at_or_finer
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.pyramid import level_at_or_finer
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 
 
 @dataclass(frozen=True)

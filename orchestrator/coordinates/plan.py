@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from orchestrator.coordinates.content_filter import keep_patch
-from orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
-from orchestrator.coordinates.grid import PatchGrid, tissue_grid
-from orchestrator.settings import CoordsSettings, RunSettings
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.opened import OpenedSlide
-from orchestrator.slides.patches import PatchReader
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.coordinates.content_filter import keep_patch
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
+from atlaspatch.orchestrator.coordinates.grid import PatchGrid, tissue_grid
+from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.opened import OpenedSlide
+from atlaspatch.orchestrator.slides.patches import PatchReader
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 @dataclass(frozen=True)

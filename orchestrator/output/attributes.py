@@ -6,11 +6,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from orchestrator import __version__
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.settings import CoordsSettings, RunSettings
-from orchestrator.slides.magnification import mpp_override
-from orchestrator.slides.opened import OpenedSlide
+from atlaspatch.orchestrator import __version__
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
+from atlaspatch.orchestrator.slides.magnification import mpp_override
+from atlaspatch.orchestrator.slides.opened import OpenedSlide
 
 
 def file_attributes(

@@ -10,10 +10,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
-from orchestrator.output.writer import COORDS_COMPLETE
-from orchestrator.settings import CoordsSettings
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
+from atlaspatch.orchestrator.output.writer import COORDS_COMPLETE
+from atlaspatch.orchestrator.settings import CoordsSettings
 
 SLIDE_FEATURES = "slide_features"
 # What a feature set must share with this run's encoder to be reused.

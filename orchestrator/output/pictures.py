@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from orchestrator.coordinates.regions import trace_contours
+from atlaspatch.orchestrator.coordinates.regions import trace_contours
 
 MIN_LONG_SIDE = 1024
 TISSUE_TINT = np.array([0, 200, 0], dtype=np.float32)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import h5py
 
-from orchestrator.output.feature_sets import CHECKSUMS_GROUP, FEATURES_GROUP
-from orchestrator.output.space import check_room
-from orchestrator.output.writer import partial_path
+from atlaspatch.orchestrator.output.feature_sets import CHECKSUMS_GROUP, FEATURES_GROUP
+from atlaspatch.orchestrator.output.space import check_room
+from atlaspatch.orchestrator.output.writer import partial_path
 
 
 def remove_feature_sets(path: Path, names: list[str]) -> list[str]:

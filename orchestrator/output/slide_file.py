@@ -19,20 +19,25 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.output.attributes import file_attributes
-from orchestrator.output.existing import (
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.output.attributes import file_attributes
+from atlaspatch.orchestrator.output.existing import (
     ExistingOutput,
     Expected,
     feature_mismatch,
     inspect_existing,
     reading_geometry,
 )
-from orchestrator.output.feature_sets import FeatureSets
-from orchestrator.output.space import check_room, claim, hand_back_unused, output_bytes
-from orchestrator.output.writer import CoordsWriter, coords_intact, partial_path, resumable_path
-from orchestrator.settings import CoordsSettings, RunSettings
-from orchestrator.slides.opened import OpenedSlide
+from atlaspatch.orchestrator.output.feature_sets import FeatureSets
+from atlaspatch.orchestrator.output.space import check_room, claim, hand_back_unused, output_bytes
+from atlaspatch.orchestrator.output.writer import (
+    CoordsWriter,
+    coords_intact,
+    partial_path,
+    resumable_path,
+)
+from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
+from atlaspatch.orchestrator.slides.opened import OpenedSlide
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.errors import SlideError
 
 _KEEP_SIZE = 1  # FALLOC_FL_KEEP_SIZE
 # Object headers, chunk indexes and attributes beyond the rows themselves, with room to

@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from orchestrator.output.space import check_room, claim, hand_back_unused
+from atlaspatch.orchestrator.output.space import check_room, claim, hand_back_unused
 
 COORD_COLUMNS = ("x", "y", "read_w", "read_h", "level")
 

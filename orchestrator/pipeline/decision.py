@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from orchestrator.output.existing import ExistingOutput
-from orchestrator.pipeline.job import Job
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.output.existing import ExistingOutput
+from atlaspatch.orchestrator.pipeline.job import Job
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 class Action(Enum):

@@ -15,12 +15,12 @@ from concurrent.futures import Future
 import numpy as np
 from tqdm import tqdm
 
-from client.encoder import EncoderClient
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.pipeline.interrupt import stop_point
-from orchestrator.slides.patches import PatchReader
-from orchestrator.slides.slide import SlideSource
-from orchestrator.slides.tile_batches import TileBatches
+from atlaspatch.client.encoder import EncoderClient
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.pipeline.interrupt import stop_point
+from atlaspatch.orchestrator.slides.patches import PatchReader
+from atlaspatch.orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.tile_batches import TileBatches
 
 # Rows `first`, `first + 1`, ... of every encoder, by name.
 RowSink = Callable[[int, dict[str, np.ndarray]], None]

@@ -14,19 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from client.encoder import EncoderClient
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
-from orchestrator.coordinates.regions import drop_small_regions
-from orchestrator.output.feature_sets import FeatureSets
-from orchestrator.output.pictures import save_contours, save_grid, save_mask
-from orchestrator.output.space import output_bytes
-from orchestrator.pipeline.decision import Action, Decision
-from orchestrator.pipeline.embedding import embed_patches
-from orchestrator.pipeline.job import Job
-from orchestrator.pipeline.result import SlideResult, failure
-from orchestrator.slides.opened import OpenedSlide, open_with_thumbnail
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.client.encoder import EncoderClient
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
+from atlaspatch.orchestrator.coordinates.regions import drop_small_regions
+from atlaspatch.orchestrator.output.feature_sets import FeatureSets
+from atlaspatch.orchestrator.output.pictures import save_contours, save_grid, save_mask
+from atlaspatch.orchestrator.output.space import output_bytes
+from atlaspatch.orchestrator.pipeline.decision import Action, Decision
+from atlaspatch.orchestrator.pipeline.embedding import embed_patches
+from atlaspatch.orchestrator.pipeline.job import Job
+from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.slides.opened import OpenedSlide, open_with_thumbnail
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 log = logging.getLogger(__name__)
 

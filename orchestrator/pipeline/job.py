@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from client.segmenter import SegmenterClient
-from orchestrator.output.existing import Expected
-from orchestrator.output.slide_file import SlideFile
-from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
-from orchestrator.slides.magnification import mpp_override
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.client.segmenter import SegmenterClient
+from atlaspatch.orchestrator.output.existing import Expected
+from atlaspatch.orchestrator.output.slide_file import SlideFile
+from atlaspatch.orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings
+from atlaspatch.orchestrator.slides.magnification import mpp_override
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 @dataclass(frozen=True)

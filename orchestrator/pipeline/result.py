@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 log = logging.getLogger(__name__)
 

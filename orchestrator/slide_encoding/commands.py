@@ -10,19 +10,19 @@ from typing import Any
 
 import click
 
-from orchestrator.batch.report import write_report
-from orchestrator.batch.summary import print_summary
-from orchestrator.cli.boundary import configure_logging
-from orchestrator.cli.inputs import ensure_writable, load_sources
-from orchestrator.cli.options import split_names
-from orchestrator.cli.run import exit_status
-from orchestrator.pipeline import interrupt
-from orchestrator.pipeline.result import SlideResult
-from orchestrator.settings import CoordsSettings, RunSettings, settings_from
-from orchestrator.slide_encoding.patch_stage import Ready, prepare_patch_files
-from orchestrator.slide_encoding.plan import Plan, make_plan
-from orchestrator.slide_encoding.shelf import ModelShelf
-from orchestrator.slide_encoding.slide_stage import encode_slides
+from atlaspatch.orchestrator.batch.report import write_report
+from atlaspatch.orchestrator.batch.summary import print_summary
+from atlaspatch.orchestrator.cli.boundary import configure_logging
+from atlaspatch.orchestrator.cli.inputs import ensure_writable, load_sources
+from atlaspatch.orchestrator.cli.options import split_names
+from atlaspatch.orchestrator.cli.run import exit_status
+from atlaspatch.orchestrator.pipeline import interrupt
+from atlaspatch.orchestrator.pipeline.result import SlideResult
+from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings, settings_from
+from atlaspatch.orchestrator.slide_encoding.patch_stage import Ready, prepare_patch_files
+from atlaspatch.orchestrator.slide_encoding.plan import Plan, make_plan
+from atlaspatch.orchestrator.slide_encoding.shelf import ModelShelf
+from atlaspatch.orchestrator.slide_encoding.slide_stage import encode_slides
 
 
 def run_encode_slide(options: dict[str, Any]) -> None:
@@ -48,9 +48,9 @@ def run_encode_slide(options: dict[str, Any]) -> None:
 
 
 def run_encode_patient(options: dict[str, Any]) -> None:
-    from orchestrator.slide_encoding.case_ids import case_id_limit
-    from orchestrator.slide_encoding.manifest import load_manifest
-    from orchestrator.slide_encoding.patient_stage import (
+    from atlaspatch.orchestrator.slide_encoding.case_ids import case_id_limit
+    from atlaspatch.orchestrator.slide_encoding.manifest import load_manifest
+    from atlaspatch.orchestrator.slide_encoding.patient_stage import (
         case_entries,
         encode_patients,
         print_cases,

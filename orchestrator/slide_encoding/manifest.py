@@ -11,9 +11,13 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.slide_encoding.case_ids import MAX_CASE_ID_BYTES, case_id_problem, printable
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slide_encoding.case_ids import (
+    MAX_CASE_ID_BYTES,
+    case_id_problem,
+    printable,
+)
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 @dataclass(frozen=True)

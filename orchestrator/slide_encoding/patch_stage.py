@@ -7,13 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from atlaspatch_api.errors import ServiceError
-from orchestrator.batch.runner import run_slides
-from orchestrator.cli.connect import connect_encoders, connect_segmenter
-from orchestrator.pipeline.job import Job
-from orchestrator.pipeline.result import SlideResult, failure
-from orchestrator.settings import CoordsSettings, FeatureSettings, RunSettings, settings_from
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.api.errors import ServiceError
+from atlaspatch.orchestrator.batch.runner import run_slides
+from atlaspatch.orchestrator.cli.connect import connect_encoders, connect_segmenter
+from atlaspatch.orchestrator.pipeline.job import Job
+from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.settings import (
+    CoordsSettings,
+    FeatureSettings,
+    RunSettings,
+    settings_from,
+)
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 Ready = list[tuple[SlideSource, Path]]
 

@@ -12,21 +12,21 @@ from typing import Any
 
 import click
 
-from client.slide_encoders import SlideEncoderFacts, as_embedding
-from orchestrator.batch.locks import SlideLocks
-from orchestrator.pipeline.result import SlideResult
-from orchestrator.settings import RunSettings
-from orchestrator.slide_encoding.manifest import Case, Manifest
-from orchestrator.slide_encoding.patient_store import (
+from atlaspatch.client.slide_encoders import SlideEncoderFacts, as_embedding
+from atlaspatch.orchestrator.batch.locks import SlideLocks
+from atlaspatch.orchestrator.pipeline.result import SlideResult
+from atlaspatch.orchestrator.settings import RunSettings
+from atlaspatch.orchestrator.slide_encoding.manifest import Case, Manifest
+from atlaspatch.orchestrator.slide_encoding.patient_store import (
     patient_attributes,
     patient_path,
     reusable,
     write_patient_embedding,
 )
-from orchestrator.slide_encoding.plan import Plan
-from orchestrator.slide_encoding.shelf import ModelShelf, reason
-from orchestrator.slide_encoding.slide_store import read_patch_file
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slide_encoding.plan import Plan
+from atlaspatch.orchestrator.slide_encoding.shelf import ModelShelf, reason
+from atlaspatch.orchestrator.slide_encoding.slide_store import read_patch_file
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 @dataclass(frozen=True)

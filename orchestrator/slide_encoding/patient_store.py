@@ -15,9 +15,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from client.slide_encoders import SlideEncoderFacts
-from orchestrator.output.writer import partial_path
-from orchestrator.slide_encoding.slide_store import PatchFile
+from atlaspatch.client.slide_encoders import SlideEncoderFacts
+from atlaspatch.orchestrator.output.writer import partial_path
+from atlaspatch.orchestrator.slide_encoding.slide_store import PatchFile
 
 PATIENT_FEATURES = "patient_features"
 

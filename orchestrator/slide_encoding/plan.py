@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from atlaspatch_api.errors import InvalidInput
-from client.slide_encoders import SlideEncoderFacts, slide_encoder_facts
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.client.slide_encoders import SlideEncoderFacts, slide_encoder_facts
 
 log = logging.getLogger(__name__)
 

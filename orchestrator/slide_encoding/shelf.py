@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from atlaspatch_api.errors import ServiceError
-from client.slide_encoders import SlideEncoderFacts, load_slide_model
-from orchestrator.slides.errors import SlideError
+from atlaspatch.api.errors import ServiceError
+from atlaspatch.client.slide_encoders import SlideEncoderFacts, load_slide_model
+from atlaspatch.orchestrator.slides.errors import SlideError
 
 
 class ModelShelf:

@@ -10,19 +10,19 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from client.slide_encoders import as_embedding
-from orchestrator.batch.claim import claim
-from orchestrator.batch.locks import SlideLocks
-from orchestrator.pipeline.result import SlideResult, failure
-from orchestrator.slide_encoding.plan import Plan
-from orchestrator.slide_encoding.shelf import ModelShelf, reason
-from orchestrator.slide_encoding.slide_store import (
+from atlaspatch.client.slide_encoders import as_embedding
+from atlaspatch.orchestrator.batch.claim import claim
+from atlaspatch.orchestrator.batch.locks import SlideLocks
+from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.slide_encoding.plan import Plan
+from atlaspatch.orchestrator.slide_encoding.shelf import ModelShelf, reason
+from atlaspatch.orchestrator.slide_encoding.slide_store import (
     SLIDE_FEATURES,
     read_patch_file,
     reusable,
     write_slide_embeddings,
 )
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
 def encode_slides(

@@ -19,11 +19,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from client.slide_encoders import MEAN, SlideEncoderFacts
-from orchestrator.output.existing import SLIDE_FEATURES
-from orchestrator.output.feature_sets import complete_feature_sets
-from orchestrator.output.space import check_room
-from orchestrator.output.writer import partial_path
+from atlaspatch.client.slide_encoders import MEAN, SlideEncoderFacts
+from atlaspatch.orchestrator.output.existing import SLIDE_FEATURES
+from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets
+from atlaspatch.orchestrator.output.space import check_room
+from atlaspatch.orchestrator.output.writer import partial_path
 
 
 @dataclass(frozen=True)

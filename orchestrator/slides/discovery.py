@@ -6,7 +6,7 @@ import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
-from orchestrator.slides.slide import SUPPORTED_EXTENSIONS, SlideSource
+from atlaspatch.orchestrator.slides.slide import SUPPORTED_EXTENSIONS, SlideSource
 
 
 class DiscoveryError(Exception):

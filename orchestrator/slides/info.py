@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.slides.discovery import discover_slides
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.magnification import resolve_scale
-from orchestrator.slides.slide import open_slide
+from atlaspatch.orchestrator.slides.discovery import discover_slides
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.magnification import resolve_scale
+from atlaspatch.orchestrator.slides.slide import open_slide
 
 
 def describe_slide(path: Path, mpp_table: dict[str, float]) -> str:

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.slide import SlideSource
 
 # Scanners write mpp between ~0.1 and ~10; a TIFF's default 72 dpi reads as 352.8 µm/px.
 PLAUSIBLE_MPP = (0.05, 20.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.slides.magnification import Scale, resolve_scale
-from orchestrator.slides.slide import SlideReader, SlideSource, open_slide
-from orchestrator.slides.thumbnail import Thumbnail, read_thumbnail
+from atlaspatch.orchestrator.slides.magnification import Scale, resolve_scale
+from atlaspatch.orchestrator.slides.slide import SlideReader, SlideSource, open_slide
+from atlaspatch.orchestrator.slides.thumbnail import Thumbnail, read_thumbnail
 
 
 @dataclass

@@ -11,8 +11,8 @@ from itertools import islice
 import cv2
 import numpy as np
 
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.slides.slide import SlideReader, SlideSource, open_slide
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.slides.slide import SlideReader, SlideSource, open_slide
 
 
 class PatchReader:

@@ -14,8 +14,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from orchestrator.slides.errors import SlideError
-from orchestrator.slides.tiff_tiles import TiledTiff
+from atlaspatch.orchestrator.slides.errors import SlideError
+from atlaspatch.orchestrator.slides.tiff_tiles import TiledTiff
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from orchestrator.slides.pyramid import level_at_or_finer
-from orchestrator.slides.slide import SlideReader
+from atlaspatch.orchestrator.slides.pyramid import level_at_or_finer
+from atlaspatch.orchestrator.slides.slide import SlideReader
 
 THUMBNAIL_MAGNIFICATION = 1.25
 

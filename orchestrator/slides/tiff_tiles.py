@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from atlaspatch_api.tiles import TileCodec, TilePlacement, assemble, covering
+from atlaspatch.api.tiles import TileCodec, TilePlacement, assemble, covering
 
 TIFF_SUFFIXES = (".svs", ".tif", ".tiff")
 JPEG = 7

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from atlaspatch_api.tiles import TiledBatch, TilePlacement, covering
-from atlaspatch_api.wire import MAX_TILE_SIDE, MIN_TILE_SIDE
-from orchestrator.coordinates.geometry import PatchGeometry
-from orchestrator.slides.slide import SlideReader, SlideSource, open_slide
+from atlaspatch.api.tiles import TiledBatch, TilePlacement, covering
+from atlaspatch.api.wire import MAX_TILE_SIDE, MIN_TILE_SIDE
+from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
+from atlaspatch.orchestrator.slides.slide import SlideReader, SlideSource, open_slide
 
 
 class TileBatches:

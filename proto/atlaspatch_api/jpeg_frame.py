@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atlaspatch_api.errors import InvalidInput
+from atlaspatch.api.errors import InvalidInput
 
 # SOF0..SOF15 but DHT (C4), JPG (C8) and DAC (CC), which share the range.
 _FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}

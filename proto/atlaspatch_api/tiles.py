@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput
-from atlaspatch_api.jpeg_frame import jpeg_frame
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.jpeg_frame import jpeg_frame
 
 WHITE = 255  # where nothing was scanned: a sparse tile, or outside the level
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlaspatch_api.errors import InvalidInput
-from atlaspatch_api.tiles import TileCodec, TiledBatch, TilePlacement
-from atlaspatch_api.v1 import encoder_pb2, segmenter_pb2
+from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.tiles import TileCodec, TiledBatch, TilePlacement
+from atlaspatch.api.v1 import encoder_pb2, segmenter_pb2
 
 
 def image_to_proto(image: np.ndarray) -> segmenter_pb2.RgbImage:

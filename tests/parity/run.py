@@ -53,7 +53,7 @@ def run_one(case: Case, root: Path, patches: dict[int, np.ndarray]) -> dict:
     import torch
     from atlas_patch.models.patch import build_default_registry
 
-    from encoder_service.registry import EncoderRegistry
+    from atlaspatch.encoder_service.registry import EncoderRegistry
     from tests.parity.published import Layout
 
     name = case.name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from atlaspatch_api.errors import InvalidInput
+from atlaspatch.api.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

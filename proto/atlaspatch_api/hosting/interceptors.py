@@ -11,9 +11,9 @@ from typing import Any
 
 import grpc
 
-from atlaspatch_api.hosting.metrics import ServiceMetrics
-from atlaspatch_api.hosting.penalties import RefusalPenalties
-from atlaspatch_api.hosting.status import status_of
+from atlaspatch.api.hosting.metrics import ServiceMetrics
+from atlaspatch.api.hosting.penalties import RefusalPenalties
+from atlaspatch.api.hosting.status import status_of
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 

@@ -14,10 +14,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from atlaspatch_api.buffers import keep_freed_buffers
-from atlaspatch_api.hosting.interceptors import StatusInterceptor, TokenInterceptor
-from atlaspatch_api.hosting.metrics import ServiceMetrics
-from atlaspatch_api.hosting.penalties import RefusalPenalties
+from atlaspatch.api.buffers import keep_freed_buffers
+from atlaspatch.api.hosting.interceptors import StatusInterceptor, TokenInterceptor
+from atlaspatch.api.hosting.metrics import ServiceMetrics
+from atlaspatch.api.hosting.penalties import RefusalPenalties
 
 log = logging.getLogger(__name__)
 

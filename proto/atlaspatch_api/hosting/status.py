@@ -7,7 +7,7 @@ import logging
 
 import grpc
 
-from atlaspatch_api.errors import ServiceError
+from atlaspatch.api.errors import ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tritonclient.utils import InferenceServerException
 
-from atlaspatch_api.errors import ServiceError, Unavailable
+from atlaspatch.api.errors import ServiceError, Unavailable
 
 
 def triton_error(exc: InferenceServerException) -> ServiceError:

@@ -1,0 +1,1 @@
+"""Runs over many slides: the runner, locks, shards and reports."""

@@ -1,0 +1,1 @@
+"""Patch coordinates: the grid over tissue, magnification and geometry."""

@@ -1,0 +1,1 @@
+"""What a run writes: the HDF5 files and the pictures."""

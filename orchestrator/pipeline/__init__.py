@@ -1,0 +1,1 @@
+"""The per-slide pipeline: segment, place patches, embed, write."""

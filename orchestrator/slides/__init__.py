@@ -1,0 +1,1 @@
+"""Reading slides: OpenSlide, tiled TIFFs, plain images, thumbnails."""
