@@ -10,6 +10,7 @@ TRITON_PROJECT := $(TRITON_VENV)/.project
 DEMO_DIR ?= demo-output
 
 .PHONY: install triton-env demo test test-fast test-images container-tools lint bench proto clean \
+	client-install-check \
 	parity parity-giants encoders-doc
 
 install: $(STAMP)
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --quiet --no-build-isolation sam2==1.1.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[all,dev]'
 	# MOOZY's slide encoder; --no-deps: its model code needs only torch, timm, h5py, numpy and
 	# huggingface-hub (installed above), not the training extras it declares (wandb, ...).
 	$(PY) -m pip install --quiet --no-deps moozy==0.1.1
@@ -133,3 +134,15 @@ proto: install
 
 clean:
 	rm -rf $(VENV) $(TRITON_VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+
+# The client alone in a fresh environment (packages from the registry): no torch, no
+# top-level `client`, and the CLI starts. About a minute; prints the packages it installed.
+CLIENT_VENV ?= build/client-venv
+client-install-check:
+	rm -rf $(CLIENT_VENV) && $(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install --quiet './[client]'
+	$(CLIENT_VENV)/bin/python -m pip list --format=freeze
+	cd /tmp && ! $(CURDIR)/$(CLIENT_VENV)/bin/python -c 'import torch' 2>/dev/null
+	cd /tmp && ! $(CURDIR)/$(CLIENT_VENV)/bin/python -c 'import client' 2>/dev/null
+	$(CLIENT_VENV)/bin/atlaspatch --help > /dev/null
+	du -sh $(CLIENT_VENV)

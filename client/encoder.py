@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from atlaspatch.api.tiles import TiledBatch, decode_batch
-from atlaspatch.encoder_service.handler import EncoderHandler
-from atlaspatch.encoder_service.sources import encoder_source
+from atlaspatch.client.in_process import service_libraries
+
+if TYPE_CHECKING:
+    from atlaspatch.encoder_service.handler import EncoderHandler
 
 
 class EncoderClient(Protocol):
@@ -79,7 +81,11 @@ def local_encoders(
 ) -> LocalEncoders:
     """`names` loaded in this process on `device` (cuda falls back to the CPU), at
     `precision` ("": the default for the device), warmed up at `batch_size`."""
-    source, device = encoder_source(plugins, device, precision, plugin_workers)
-    handler = EncoderHandler(source, device, precision, weights_dir, warm_up_batch=batch_size)
-    handler.preload(names)
+    with service_libraries("Patch encoders", "--encoder-url"):
+        from atlaspatch.encoder_service.handler import EncoderHandler
+        from atlaspatch.encoder_service.sources import encoder_source
+
+        source, device = encoder_source(plugins, device, precision, plugin_workers)
+        handler = EncoderHandler(source, device, precision, weights_dir, warm_up_batch=batch_size)
+        handler.preload(names)
     return LocalEncoders(handler, names, precision)

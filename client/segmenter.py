@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from atlaspatch.segmenter_service.handler import SegmenterHandler, build_segmenter_handler
+from atlaspatch.client.in_process import service_libraries
+
+if TYPE_CHECKING:
+    from atlaspatch.segmenter_service.handler import SegmenterHandler
 
 
 class SegmenterClient(Protocol):
@@ -32,4 +35,7 @@ class LocalSegmenter:
 
 
 def local_segmenter(model: str, device: str, checkpoint: Path | None = None) -> LocalSegmenter:
-    return LocalSegmenter(build_segmenter_handler(model, device, checkpoint))
+    with service_libraries("Tissue models", "--segmenter-url"):
+        from atlaspatch.segmenter_service.handler import build_segmenter_handler
+
+        return LocalSegmenter(build_segmenter_handler(model, device, checkpoint))

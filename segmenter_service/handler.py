@@ -62,5 +62,7 @@ def build_segmenter_handler(
 
         backend: SegmenterBackend = TritonSegmenter(triton_url, model)
     else:
-        backend = create_segmenter(model, resolve_device(device), checkpoint)
+        # Otsu runs on the CPU whatever the device (and so needs no torch to find one).
+        device = "cpu" if model == "otsu" else resolve_device(device)
+        backend = create_segmenter(model, device, checkpoint)
     return SegmenterHandler(backend, max_thumbnails)

@@ -57,7 +57,7 @@ RUN --mount=type=bind,source=deploy/docker/torch-layers.sh,target=/tmp/torch-lay
 # sam2 builds against that torch (without its optional CUDA extension, so no compiler is
 # needed); then every other pin.
 RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
-    python3 -c 'import tomllib; print(*tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/requirements.txt \
+    python3 -c 'import tomllib; p = tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]; print(*p["dependencies"], *p["optional-dependencies"]["services"], *p["optional-dependencies"]["triton"], sep="\n")' > /tmp/requirements.txt \
     && SAM2_BUILD_CUDA=0 pip install --no-build-isolation $(grep -E '^sam2==' /tmp/requirements.txt) \
     && pip install -r /tmp/requirements.txt \
     && rm -rf /tmp/requirements.txt /root/.cache

@@ -162,17 +162,10 @@ def list_encoders(
 ) -> None:
     """List the encoders: name, dimension, weight source, whether weights are here, and
     their licence (many pathology models are for non-commercial use only)."""
-    from atlaspatch.encoder_service.plugins import registry_with_plugins
+    from atlaspatch.client.catalog import encoders_listing
 
-    registry = registry_with_plugins(feature_plugins, "cpu", "float32", 1)
-    if markdown:
-        from atlaspatch.encoder_service.catalog_doc import encoders_markdown, read_parity
-
-        click.echo(encoders_markdown(registry, read_parity(list(parity_files))), nl=False)
-        return
-    from atlaspatch.encoder_service.catalog_table import encoders_table
-
-    click.echo(encoders_table(registry, weights_dir))
+    listing = encoders_listing(feature_plugins, weights_dir, markdown, parity_files)
+    click.echo(listing, nl=False)
 
 
 main.add_command(serve)
