@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import grpc
 
 from atlaspatch.api import wire
+from atlaspatch.api.cpus import usable_cpus
 from atlaspatch.api.tiles import decode_batch
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
 from atlaspatch.encoder_service.byte_budget import ByteBudget
@@ -33,8 +33,8 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         self._decoding = ByteBudget(max_decoded_bytes)
         # A request's checks and assembly, in proportion to its size: off the event loop.
         self._requests = ThreadPoolExecutor(4, thread_name_prefix="tiled-request")
-        # JPEG tiles decode on every core (libjpeg releases the GIL).
-        self._decode = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="tile-decode")
+        # JPEG tiles decode on every core it may use (libjpeg releases the GIL).
+        self._decode = ThreadPoolExecutor(usable_cpus(), thread_name_prefix="tile-decode")
 
     async def Embed(
         self, request: encoder_pb2.EmbedRequest, context: grpc.aio.ServicerContext

@@ -1,14 +1,16 @@
 # syntax=docker/dockerfile:1.7
-# The two AtlasPatch images, built from one Dockerfile so that they share the layers holding
-# torch and every other library (about 6 GB with CUDA): a node pulls them once for both.
+# The two AtlasPatch images, built from one Dockerfile: the services with torch and every other
+# library (about 6 GB with CUDA), and the orchestrator with the client's libraries alone
+# (`atlaspatch[client]`: no torch), which sends slides' tiles to the services.
 #
 #   docker build -f deploy/docker/atlaspatch.Dockerfile --target services -t atlaspatch-services:0.1.0 .
 #   docker build -f deploy/docker/atlaspatch.Dockerfile --target orchestrator -t atlaspatch-orchestrator:0.1.0 .
 #
 #   services:      `atlaspatch serve segmenter|encoder` (GPU); bake weights with
 #                  --build-arg WEIGHTS=weights/ or mount them at /opt/atlaspatch/weights.
-#   orchestrator:  the `atlaspatch` CLI: reads slides, calls the services, writes HDF5 (and runs
-#                  everything in one process when no service is given).
+#   orchestrator:  the `atlaspatch` CLI: reads slides, calls the services, writes HDF5. (To run
+#                  everything in one process in a container: the services image with
+#                  --entrypoint atlaspatch.)
 #
 # torch's wheels bring their own CUDA libraries: the base only needs the driver's user-space
 # hooks, which NVIDIA's smallest CUDA image has. Any Debian-like base with Python >= 3.11 works
@@ -62,8 +64,20 @@ RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
     && pip install -r /tmp/requirements.txt \
     && rm -rf /tmp/requirements.txt /root/.cache
 
-# --- the project, as a wheel --------------------------------------------------------------------
-FROM libraries AS wheel
+# --- the client's libraries alone: the orchestrator reads slides and sends tiles ---------------
+FROM python AS client-libraries
+ARG PIP_CERT
+ARG PIP_FIND_LINKS
+ENV PATH=/opt/venv/bin:$PATH
+RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
+    python3 -m venv /opt/venv \
+    && pip install --upgrade pip setuptools wheel \
+    && python3 -c 'import tomllib; print(*tomllib.load(open("/tmp/pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm -rf /tmp/requirements.txt /root/.cache
+
+# --- the project, as a wheel (pure Python: built where no torch is) -----------------------------
+FROM client-libraries AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY orchestrator/ orchestrator/
@@ -79,8 +93,13 @@ COPY --from=wheel /wheel/ /tmp/wheel/
 RUN pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel
 ENV PYTHONUNBUFFERED=1
 
-# --- the orchestrator: a batch job, not a server ------------------------------------------------
-FROM app AS orchestrator
+FROM client-libraries AS client-app
+COPY --from=wheel /wheel/ /tmp/wheel/
+RUN pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel
+ENV PYTHONUNBUFFERED=1
+
+# --- the orchestrator: a batch job against the services, not a server; no torch ----------------
+FROM client-app AS orchestrator
 USER 10001
 WORKDIR /home/atlaspatch
 # Its exit status is the verdict: nothing to health-check.

@@ -5,7 +5,6 @@ field of the settings object it fills (`orchestrator.settings.settings_from`).""
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,9 @@ def _mpp_table(ctx: click.Context, param: click.Parameter, path: Path | None) ->
 
 
 def default_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int:
-    return value or os.cpu_count() or 1
+    from atlaspatch.api.cpus import usable_cpus
+
+    return value or usable_cpus()
 
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -70,7 +70,8 @@ segmentation = compose(
         type=click.IntRange(min=1),
         default=None,
         callback=default_workers,
-        help="Threads reading slides (thumbnails, patches).  [default: CPU count]",
+        help="Threads reading slides (thumbnails, patches).  [default: the CPUs this process "
+        "may use: its affinity, within a container's CPU quota]",
     ),
     option(
         "--max-open-slides",

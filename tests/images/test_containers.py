@@ -3,7 +3,6 @@ orchestrator image's `process` through them writes what one process writes on th
 
 from __future__ import annotations
 
-from itertools import takewhile
 from pathlib import Path
 
 import pytest
@@ -64,16 +63,18 @@ def test_orchestrator_container_process_equals_in_process(
     assert_same_result(out / "patches" / in_process_h5.name, in_process_h5)
 
 
-def test_the_two_images_share_the_library_layers(images: dict[str, str]) -> None:
-    services = pm.image_layers(images["services"])
-    orchestrator = pm.image_layers(images["orchestrator"])
-    pairs = zip(services, orchestrator, strict=False)
-    shared = list(takewhile(lambda pair: pair[0] == pair[1], pairs))
-    sizes = pm.layer_sizes(images["services"])
-    FIGURES["shared_layers_bytes"] = sum(sizes[: len(shared)])
-    # Everything but the orchestrator's and services' own few megabytes is shared.
-    own = pm.image_size(images["orchestrator"]) - FIGURES["shared_layers_bytes"]
-    assert own < 50e6, f"the orchestrator has {own / 1e6:.0f} MB of its own"
+def test_the_orchestrator_image_is_the_client_alone(images: dict[str, str]) -> None:
+    size = pm.image_size(images["orchestrator"])
+    FIGURES["orchestrator_bytes"] = size
+    # The client's libraries (OpenCV alone is 160 MB) on the test's 204 MB Debian base; with
+    # the services' libraries it was 6.7 GB. (The target is 600 MB: README, Images.)
+    assert size < 800e6, f"the orchestrator image is {size / 1e6:.0f} MB"
+    found = pm.podman(
+        "run", "--rm", "--label", pm.LABEL, "--entrypoint", "python3", images["orchestrator"],
+        "-c", "import importlib.util as u; print([m for m in ('torch', 'timm', 'sam2')"
+        " if u.find_spec(m)])",
+    ).stdout  # fmt: skip
+    assert found.strip() == "[]"
 
 
 def test_torch_comes_in_layers_of_at_most_1_3_gb(images: dict[str, str]) -> None:
