@@ -55,6 +55,8 @@ class RunSettings:
     visualize_contours: bool = False
     visualize_grids: bool = False
     verbose: bool = False
+    # Slide paths in the HDF5 are absolute, or relative to this folder when it is given.
+    wsi_path_root: Path | None = None
 
     @property
     def show_progress(self) -> bool:

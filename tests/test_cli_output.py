@@ -151,3 +151,20 @@ def test_detect_tissue_writes_mask_pictures_only(tmp_path: Path, synthetic_slide
         "synthetic-40x_mask_bw.png",
     ]
     assert not (tmp_path / "patches").exists()
+
+
+def test_slide_paths_are_stored_absolute_or_relative_to_a_root(
+    tmp_path: Path, synthetic_slide, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slide = synthetic_slide.path.absolute()
+    monkeypatch.chdir(slide.parent)
+    result = coords_run(Path(slide.name), tmp_path / "absolute")  # given relative
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "absolute/patches/synthetic-40x.h5") as h5:
+        assert h5.attrs["wsi_path"] == str(slide)
+    report = json.loads(next((tmp_path / "absolute/reports").glob("*.json")).read_text())
+    assert [entry["slide"] for entry in report["slides"]] == [str(slide)]
+    result = coords_run(slide, tmp_path / "relative", "--wsi-path-root", slide.parent.parent)
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "relative/patches/synthetic-40x.h5") as h5:
+        assert h5.attrs["wsi_path"] == f"{slide.parent.name}/{slide.name}"

@@ -65,7 +65,7 @@ def _counts(statuses: list[str]) -> dict[str, int]:
 
 def _entry(result: SlideResult) -> dict[str, Any]:
     return {
-        "slide": str(result.source.path),
+        "slide": str(result.source.path.absolute()),
         "stem": result.source.stem,
         "status": result.status,
         "reason": result.reason,

@@ -74,6 +74,13 @@ segmentation = compose(
         "may use: its affinity, within a container's CPU quota]",
     ),
     option(
+        "--wsi-path-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Store each slide's wsi_path relative to this folder (slides moved together "
+        "stay found).  [default: absolute paths]",
+    ),
+    option(
         "--max-open-slides",
         type=click.IntRange(min=1),
         default=200,

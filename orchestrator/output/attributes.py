@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from atlaspatch.orchestrator import __version__
@@ -30,7 +32,7 @@ def file_attributes(
         "level0_width": width0,
         "level0_height": height0,
         "mpp": float(slide.scale.mpp) if slide.scale.mpp is not None else "None",
-        "wsi_path": str(slide.source.open_path),  # a DICOM series: the file OpenSlide opens
+        "wsi_path": stored_path(slide.source.open_path, run.wsi_path_root),
         "filename": slide.source.name,
         "creation_date": dt.datetime.now(dt.UTC).isoformat(),
         "num_patches": 0,  # set on commit
@@ -48,3 +50,10 @@ def file_attributes(
 
 def _int_if_whole(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
+
+
+def stored_path(path: Path, root: Path | None = None) -> str:
+    """A slide's path as the HDF5 keeps it (for a DICOM series, the file OpenSlide opens):
+    absolute, or relative to `root` (as `..` steps where it lies outside)."""
+    path = Path(path).absolute()
+    return str(path) if root is None else os.path.relpath(path, Path(root).absolute())
