@@ -37,10 +37,9 @@ $(STAMP): pyproject.toml
 triton-env: $(TRITON_PROJECT)
 
 # Triton's Python backend ignores PYTHONPATH: this project is installed there (its code only;
-# the models' libraries are the environment's), replacing the path file of older checkouts.
+# the models' libraries are the environment's).
 $(TRITON_PROJECT): $(TRITON_STAMP) pyproject.toml
 	$(TRITON_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	rm -f "$$($(TRITON_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/atlaspatch-project.pth"
 	touch $(TRITON_PROJECT)
 
 $(TRITON_STAMP): deploy/triton/requirements.txt deploy/triton/model-requirements.txt

@@ -31,13 +31,16 @@ class SegmenterBackend(Protocol):
 def create_segmenter(
     name: str, device: str = "cpu", checkpoint: Path | None = None
 ) -> SegmenterBackend:
+    """The backend `name` on `device` (cuda falls back to the CPU); otsu runs on the CPU
+    whatever the device, and so needs no torch to find one."""
     if name == "otsu":
         from atlaspatch.segmenter_service.otsu import OtsuSegmenter
 
         return OtsuSegmenter()
     if name == "sam2":
+        from atlaspatch.api.hosting.devices import resolve_device
         from atlaspatch.segmenter_service.checkpoint import resolve_sam2_checkpoint
         from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
 
-        return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=device)
+        return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=resolve_device(device))
     raise UnknownModel(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")

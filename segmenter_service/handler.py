@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from atlaspatch.api.errors import InvalidInput, shown
-from atlaspatch.api.hosting.devices import resolve_device
 from atlaspatch.segmenter_service.backend import SegmenterBackend, UnknownModel, create_segmenter
 
 
@@ -62,7 +61,5 @@ def build_segmenter_handler(
 
         backend: SegmenterBackend = TritonSegmenter(triton_url, model)
     else:
-        # Otsu runs on the CPU whatever the device (and so needs no torch to find one).
-        device = "cpu" if model == "otsu" else resolve_device(device)
         backend = create_segmenter(model, device, checkpoint)
     return SegmenterHandler(backend, max_thumbnails)

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.client.in_process import SERVICE_LIBRARIES
 from atlaspatch.segmenter_service.server import segmenter_server
 from tests.background_server import BackgroundServer
 from tests.cli import COMMON, process_run
+from tests.output_helpers import assert_same_result, slide_h5
 from tests.service_helpers import start_encoder
 
 # The CLI with the services' libraries missing; every attempt to import one is written down.
@@ -65,14 +65,7 @@ def test_process_through_services_never_imports_their_libraries(
         synthetic_slide.path, tmp_path / "local", "--feature-extractors", "efficientnet_lite0"
     )
     assert local.exit_code == 0, local.output
-    with (
-        h5py.File(tmp_path / "remote/patches/synthetic-40x.h5") as there,
-        h5py.File(tmp_path / "local/patches/synthetic-40x.h5") as here,
-    ):
-        assert np.array_equal(there["coords"][...], here["coords"][...])
-        a, b = there["features/efficientnet_lite0"][...], here["features/efficientnet_lite0"][...]
-        cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        assert cosine.min() >= 0.9999
+    assert_same_result(slide_h5(tmp_path / "remote"), slide_h5(tmp_path / "local"))
 
 
 def test_coordinates_with_otsu_need_no_model_libraries(tmp_path: Path, synthetic_slide) -> None:
@@ -82,7 +75,7 @@ def test_coordinates_with_otsu_need_no_model_libraries(tmp_path: Path, synthetic
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert attempts == ""
-    with h5py.File(tmp_path / "out/patches/synthetic-40x.h5") as h5:
+    with h5py.File(slide_h5(tmp_path / "out")) as h5:
         assert len(h5["coords"]) > 0
 
 

@@ -36,6 +36,6 @@ def _quota(cgroup_v2: Path, cgroup_v1: tuple[Path, Path]) -> float | None:
             limit, period = (path.read_text().strip() for path in cgroup_v1)
         except (OSError, ValueError):
             return None
-    if limit in ("max", "-1") or not limit.lstrip("-").isdigit() or not period.isdigit():
+    if not (limit.isdigit() and period.isdigit() and int(period) > 0):  # "max", -1: none
         return None
-    return int(limit) / int(period) if int(period) > 0 else None
+    return int(limit) / int(period)

@@ -14,8 +14,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pytest
 
 from tests.conftest import SLIDES
@@ -148,16 +146,3 @@ def writable_output(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path
     folder = tmp_path_factory.mktemp(name)
     folder.chmod(0o777)
     return folder
-
-
-def assert_same_result(run_h5: Path, reference_h5: Path) -> None:
-    """Coordinates identical, features within float error of the in-process run."""
-    assert run_h5.is_file(), f"no {run_h5}"
-    with h5py.File(run_h5) as got, h5py.File(reference_h5) as want:
-        assert len(want["coords"]) > 0
-        np.testing.assert_array_equal(got["coords"][:], want["coords"][:])
-        a = got["features/efficientnet_lite0"][:].astype(np.float64)
-        b = want["features/efficientnet_lite0"][:].astype(np.float64)
-    assert a.shape == b.shape
-    cosine = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    assert cosine.min() >= 0.9999, f"lowest cosine {cosine.min()}"

@@ -10,7 +10,8 @@ import pytest
 
 from tests.deploy_helpers import REPO
 from tests.images import podman as pm
-from tests.images.conftest import FIGURES, assert_same_result, writable_output
+from tests.images.conftest import FIGURES, writable_output
+from tests.output_helpers import assert_same_result
 
 PROJECT = "atlaspatch-image-tests-compose"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.images import podman as pm
-from tests.images.conftest import FIGURES, PROCESS_OPTIONS, assert_same_result, writable_output
+from tests.images.conftest import FIGURES, PROCESS_OPTIONS, writable_output
+from tests.output_helpers import assert_same_result
 
 SERVICES = {"segmenter": 50052, "encoder": 50051}
 

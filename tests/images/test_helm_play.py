@@ -15,7 +15,8 @@ import yaml
 
 from tests.deploy_helpers import CHART, render
 from tests.images import podman as pm
-from tests.images.conftest import FIGURES, assert_same_result, writable_output
+from tests.images.conftest import FIGURES, writable_output
+from tests.output_helpers import assert_same_result
 
 SHARDS = 2
 

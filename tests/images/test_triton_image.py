@@ -11,7 +11,8 @@ import pytest
 
 from tests.deploy_helpers import REPO
 from tests.images import podman as pm
-from tests.images.conftest import FIGURES, PROCESS_OPTIONS, assert_same_result, writable_output
+from tests.images.conftest import FIGURES, PROCESS_OPTIONS, writable_output
+from tests.output_helpers import assert_same_result
 
 TRITON = "atlaspatch-image-tests-triton"
 
