@@ -1,13 +1,18 @@
-"""Slide and patient encoders, run in this process: what the orchestrator may know of them
-(their facts, the catalogue, the shape of an embedding) and how one is loaded, from the
-encoder service's package (its models import torch only when one is built)."""
+"""Slide and patient encoders as the orchestrator sees them: a slide's (or a patient's) patch
+features in, one embedding out. `LocalSlideEncoders` calls the encoder service's own host
+in this process; `RemoteSlideEncoders` (remote_slides.py) calls the service. They differ
+only by the wire. The catalogue is torch-free: the command line lists it from here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from atlaspatch.client.in_process import service_libraries
-from atlaspatch.encoder_service.slide_encoders.base import SlideModel, as_embedding
+from atlaspatch.encoder_service.slide_encoders.base import as_embedding
 from atlaspatch.encoder_service.slide_encoders.catalog import (
     MEAN,
     PATIENT_ENCODERS,
@@ -15,22 +20,57 @@ from atlaspatch.encoder_service.slide_encoders.catalog import (
     SlideEncoderFacts,
     slide_encoder_facts,
 )
-from atlaspatch.encoder_service.slide_encoders.loading import load_slide_model as _load
+
+if TYPE_CHECKING:
+    from atlaspatch.api.slide_features import PatchData, SlideEncoderInfo
+    from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost
 
 __all__ = [
     "MEAN",
     "PATIENT_ENCODERS",
     "SLIDE_ENCODERS",
+    "SlideEncoderClient",
     "SlideEncoderFacts",
     "as_embedding",
-    "load_slide_model",
+    "local_slide_encoders",
     "slide_encoder_facts",
 ]
 
 
-def load_slide_model(
-    facts: SlideEncoderFacts, device: str = "cpu", weights_dir: Path | None = None
-) -> SlideModel:
-    """The model of `facts` on `device`; without the services' libraries, an error saying so."""
-    with service_libraries(f"Slide encoders ({facts.name})"):
-        return _load(facts, device, weights_dir)
+class SlideEncoderClient(Protocol):
+    def load(self, facts: SlideEncoderFacts, patient: bool = False) -> SlideEncoderInfo:
+        """Load the encoder of `facts` (or find it loaded) and say what it computes with."""
+        ...
+
+    def encode(
+        self, facts: SlideEncoderFacts, slides: Sequence[PatchData], patient: bool = False
+    ) -> np.ndarray:
+        """One slide's embedding, or (`patient`) one of all the slides of a patient."""
+        ...
+
+
+class LocalSlideEncoders:
+    WHAT = "Slide and patient encoders"
+
+    def __init__(self, host: SlideEncoderHost):
+        self._host = host
+
+    def load(self, facts: SlideEncoderFacts, patient: bool = False) -> SlideEncoderInfo:
+        with service_libraries(f"{self.WHAT} ({facts.name})", "--encoder-url"):
+            return self._host.load(facts.name, facts.patch_encoder or "", patient)
+
+    def encode(
+        self, facts: SlideEncoderFacts, slides: Sequence[PatchData], patient: bool = False
+    ) -> np.ndarray:
+        with service_libraries(f"{self.WHAT} ({facts.name})", "--encoder-url"):
+            vector, _ = self._host.encode(facts.name, facts.patch_encoder or "", patient, slides)
+        return vector
+
+
+def local_slide_encoders(
+    device: str = "cpu", weights_dir: Path | None = None
+) -> LocalSlideEncoders:
+    """The encoder service's slide encoder host in this process, loading on `device`."""
+    from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost
+
+    return LocalSlideEncoders(SlideEncoderHost(device, weights_dir))

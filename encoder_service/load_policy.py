@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from atlaspatch.api.errors import NotFound, shown
 
@@ -36,6 +36,12 @@ class LoadPolicy:
     ) -> LoadPolicy:
         """A service's policy: what it loads at start, plus `loadable` patterns."""
         return cls((*encoders, *loadable), allow_download, max_concurrent_loads)
+
+    def also(self, names: Iterable[str]) -> LoadPolicy:
+        """This policy, with `names` loadable as well."""
+        if self.loadable is None:
+            return self
+        return replace(self, loadable=(*self.loadable, *names))
 
     def check(self, name: str) -> None:
         if self.loadable is None:

@@ -16,17 +16,21 @@ from atlaspatch.api.tiles import decode_batch
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
 from atlaspatch.encoder_service.byte_budget import ByteBudget
 from atlaspatch.encoder_service.handler import EncoderHandler
+from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost
+from atlaspatch.encoder_service.slide_encoders.serving import SlideEncoding
 
 
 class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
     def __init__(
         self,
         handler: EncoderHandler,
+        slide_encoders: SlideEncoderHost,
         max_patches: int | None = None,
         max_decoded_bytes: int | None = None,
     ):
-        """`max_decoded_bytes`: what the tiled requests in progress may decode to, together
-        (one request over it is refused; others wait for room)."""
+        """`max_decoded_bytes`: what the tiled requests in progress may decode to, and the
+        slide encoders' calls hold, together (one request over it is refused; others wait
+        for room)."""
         self._handler = handler
         self._max_patches = max_patches
         self._max_decoded = max_decoded_bytes
@@ -35,6 +39,7 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
         self._requests = ThreadPoolExecutor(4, thread_name_prefix="tiled-request")
         # JPEG tiles decode on every core it may use (libjpeg releases the GIL).
         self._decode = ThreadPoolExecutor(usable_cpus(), thread_name_prefix="tile-decode")
+        self._slides = SlideEncoding(slide_encoders, self._decoding, max_decoded_bytes)
 
     async def Embed(
         self, request: encoder_pb2.EmbedRequest, context: grpc.aio.ServicerContext
@@ -63,6 +68,19 @@ class EncoderServicer(encoder_pb2_grpc.EncoderServicer):
     ) -> encoder_pb2.LoadResponse:
         facts = await self._handler.load_async(list(request.encoders), request.precision)
         return encoder_pb2.LoadResponse(encoders=[_info(f) for f in facts])
+
+    async def LoadSlideEncoder(
+        self, request: encoder_pb2.LoadSlideEncoderRequest, context: grpc.aio.ServicerContext
+    ) -> encoder_pb2.SlideEncoderInfo:
+        return await self._slides.load(request)
+
+    async def EmbedSlides(
+        self, requests: Any, context: grpc.aio.ServicerContext
+    ) -> encoder_pb2.SlideEmbedding:
+        return await self._slides.embed(requests)
+
+    def close(self) -> None:
+        self._slides.close()
 
     async def ListEncoders(
         self, request: encoder_pb2.ListEncodersRequest, context: grpc.aio.ServicerContext

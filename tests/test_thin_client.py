@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.client.in_process import SERVICE_LIBRARIES
@@ -59,13 +60,25 @@ def test_process_through_services_never_imports_their_libraries(
             "--feature-batch-size", "8", "--feature-extractors", "efficientnet_lite0",
             "--segmenter-url", segmenter.address, "--encoder-url", encoder.address,
         )  # fmt: skip
-    assert remote.returncode == 0, remote.stderr
-    assert attempts == ""
-    local = process_run(
-        synthetic_slide.path, tmp_path / "local", "--feature-extractors", "efficientnet_lite0"
-    )
-    assert local.exit_code == 0, local.output
-    assert_same_result(slide_h5(tmp_path / "remote"), slide_h5(tmp_path / "local"))
+        assert remote.returncode == 0, remote.stderr
+        assert attempts == ""
+        local = process_run(
+            synthetic_slide.path, tmp_path / "local", "--feature-extractors", "efficientnet_lite0"
+        )
+        assert local.exit_code == 0, local.output
+        assert_same_result(slide_h5(tmp_path / "remote"), slide_h5(tmp_path / "local"))
+
+        # A slide encoder on the service too: the mean of the features, still without torch.
+        slide, attempts = without_libraries(
+            tmp_path, "encode-slide", synthetic_slide.path, "-o", tmp_path / "remote", *COMMON,
+            "--slide-encoders", "mean", "--mean-patch-encoder", "efficientnet_lite0",
+            "--segmenter-url", segmenter.address, "--encoder-url", encoder.address,
+        )  # fmt: skip
+        assert slide.returncode == 0, slide.stderr
+        assert attempts == ""
+        with h5py.File(slide_h5(tmp_path / "remote")) as h5:
+            expected = h5["features/efficientnet_lite0"][...].astype(np.float64).mean(axis=0)
+            np.testing.assert_allclose(h5["slide_features/mean"][...], expected, rtol=1e-5)
 
 
 def test_coordinates_with_otsu_need_no_model_libraries(tmp_path: Path, synthetic_slide) -> None:

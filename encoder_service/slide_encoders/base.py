@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from atlaspatch.api.errors import InvalidInput, NotFound
+from atlaspatch.api.slide_features import PatchData
 from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
 
@@ -18,15 +18,16 @@ class MissingPackage(NotFound):
 
 class SlideModel(Protocol):
     facts: SlideEncoderFacts  # with its patch encoder filled in
+    precision: str  # what it computes in
 
-    def encode_slide(self, patch_file: Path) -> np.ndarray:
-        """One float32 vector for the slide whose patch HDF5 is `patch_file`."""
+    def encode_slide(self, slide: PatchData) -> np.ndarray:
+        """One float32 vector for a slide, from its patch features."""
         ...
 
 
 class PatientModel(SlideModel, Protocol):
-    def encode_case(self, patch_files: Sequence[Path]) -> np.ndarray:
-        """One float32 vector for a patient, from the patch HDF5s of all their slides."""
+    def encode_case(self, slides: Sequence[PatchData]) -> np.ndarray:
+        """One float32 vector for a patient, from the patch features of all their slides."""
         ...
 
 

@@ -32,7 +32,9 @@ class ModelFiles:
         return self.files[name]
 
 
-def locate_files(facts: SlideEncoderFacts, weights_dir: Path | None = None) -> ModelFiles:
+def locate_files(
+    facts: SlideEncoderFacts, weights_dir: Path | None = None, allow_download: bool = True
+) -> ModelFiles:
     looked = []
     for folder in _local_folders(weights_dir):
         local = _in_folder(folder, facts)
@@ -47,6 +49,9 @@ def locate_files(facts: SlideEncoderFacts, weights_dir: Path | None = None) -> M
     found: dict[str, Path] = {}
     for name in facts.files:
         path = cached[name]
+        if path is None and not allow_download:
+            looked.append("not the Hugging Face hub (this service downloads nothing for clients)")
+            raise SlideWeightsNotFound(_not_found(facts, looked))
         if path is None:
             path, why = model_files.download(facts.repo, (name,))
             if path is None:

@@ -4,19 +4,23 @@ slide, a case transformer over the slides; its case token is the embedding. A sl
 embedding is that of a case of one slide.
 
 The checkpoint (`moozy.pt`) holds the two transformers' weights and their configurations;
-it is loaded with `weights_only=True`."""
+it is loaded with `weights_only=True`. The package reads a slide's features from an HDF5 in
+AtlasPatch's layout, so each slide is handed to it as one, written to a temporary folder."""
 
 from __future__ import annotations
 
 import pickle
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import torch
 
 from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.slide_features import PatchData
 from atlaspatch.encoder_service.slide_encoders.base import MissingPackage, as_embedding
 from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 
@@ -24,6 +28,8 @@ PACKAGE_HINT = "pip install --no-deps moozy==0.1.1 (`make install` does)"
 
 
 class Moozy:
+    precision = "float32"
+
     def __init__(self, facts: SlideEncoderFacts, checkpoint: Path, device: str):
         self.facts = facts
         self._device = torch.device(device)
@@ -35,24 +41,29 @@ class Moozy:
             presets=INFERENCE_TOKEN_PRESETS, device=self._device
         )
 
-    def encode_slide(self, patch_file: Path) -> np.ndarray:
-        return self.encode_case([patch_file])
+    def encode_slide(self, slide: PatchData) -> np.ndarray:
+        return self.encode_case([slide])
 
-    def encode_case(self, patch_files: Sequence[Path]) -> np.ndarray:
+    def encode_case(self, slides: Sequence[PatchData]) -> np.ndarray:
         from moozy.data.stage2 import build_case_sample, collate_stage2_batch
 
-        slides = [self._slide_sample(path) for path in patch_files]
-        batch = collate_stage2_batch([build_case_sample(slides=slides)])
+        with tempfile.TemporaryDirectory(prefix="atlaspatch-moozy-") as folder:
+            samples = [
+                self._slide_sample(slide, Path(folder) / f"{index}.h5")
+                for index, slide in enumerate(slides)
+            ]
+        batch = collate_stage2_batch([build_case_sample(slides=samples)])
         with torch.inference_mode():
             outputs = self._model(batch)
         return as_embedding(outputs["cls"], self.facts.name, self.facts.embedding_dim)
 
-    def _slide_sample(self, path: Path) -> Any:
+    def _slide_sample(self, slide: PatchData, path: Path) -> Any:
         from moozy.data.stage2 import load_stage2_slide_sample
 
+        _write_patch_file(slide, self.facts.patch_encoder or "", path)
         try:
             sample = load_stage2_slide_sample(
-                path.name,
+                Path(slide.name).name,
                 str(path),
                 include_geometry_meta=True,
                 max_valid_tokens_per_slide=self._token_cap,
@@ -60,14 +71,23 @@ class Moozy:
                 feature_h5_key=self.facts.patch_encoder,
             )
         except ValueError as exc:  # no such features, or patches off a regular grid
-            raise InvalidInput(f"moozy cannot read {path}: {exc}") from exc
+            raise InvalidInput(f"moozy cannot read {slide.name}: {exc}") from exc
         width, wanted = int(sample["x"].shape[-1]), int(self._model.slide_encoder.feat_dim)
         if width != wanted:
             raise InvalidInput(
-                f"{path}: moozy reads {wanted}-d patch features, "
+                f"{slide.name}: moozy reads {wanted}-d patch features, "
                 f"features/{self.facts.patch_encoder} are {width}-d"
             )
         return sample
+
+
+def _write_patch_file(slide: PatchData, patch_encoder: str, path: Path) -> None:
+    """`slide` as the package reads it: coords, features/<patch encoder>, the patch sizes."""
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("coords", data=slide.xy)
+        h5.create_dataset(f"features/{patch_encoder}", data=slide.features)
+        h5.attrs["patch_size"] = slide.patch_size
+        h5.attrs["patch_size_level0"] = slide.patch_size_level0
 
 
 def load_moozy(checkpoint: Path, device: torch.device) -> torch.nn.Module:

@@ -3,12 +3,11 @@ at 20x; its image embedding is the slide's. The text decoder is not kept."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from atlaspatch.api.errors import InvalidInput
+from atlaspatch.api.slide_features import PatchData
 from atlaspatch.encoder_service.slide_encoders.base import as_embedding
 from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 from atlaspatch.encoder_service.slide_encoders.files import ModelFiles
@@ -18,7 +17,7 @@ from atlaspatch.encoder_service.slide_encoders.hub_code import (
     model_dtype,
     remote_class,
 )
-from atlaspatch.encoder_service.slide_encoders.patch_data import read_model_input
+from atlaspatch.encoder_service.slide_encoders.patch_data import model_input
 
 PATCH_FEATURE_DIM = 2560
 
@@ -43,8 +42,12 @@ class Prism:
         model.text_decoder = None
         self._model = model.to(device=self._device, dtype=self._dtype).eval()
 
-    def encode_slide(self, patch_file: Path) -> np.ndarray:
-        data = read_model_input(patch_file, self.facts, PATCH_FEATURE_DIM)
+    @property
+    def precision(self) -> str:
+        return str(self._dtype).removeprefix("torch.")
+
+    def encode_slide(self, slide: PatchData) -> np.ndarray:
+        data = model_input(slide, self.facts, PATCH_FEATURE_DIM)
         features = torch.from_numpy(data.features).unsqueeze(0).to(self._device)
         with torch.inference_mode(), autocast(self._device, self._dtype):
             output = self._model.slide_representations(features)

@@ -3,11 +3,10 @@ patches at 20x, with the patches' level-0 positions and size."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from atlaspatch.api.slide_features import PatchData
 from atlaspatch.encoder_service.slide_encoders.base import as_embedding
 from atlaspatch.encoder_service.slide_encoders.catalog import SlideEncoderFacts
 from atlaspatch.encoder_service.slide_encoders.files import ModelFiles
@@ -17,7 +16,7 @@ from atlaspatch.encoder_service.slide_encoders.hub_code import (
     model_dtype,
     remote_class,
 )
-from atlaspatch.encoder_service.slide_encoders.patch_data import read_model_input
+from atlaspatch.encoder_service.slide_encoders.patch_data import model_input
 
 PATCH_FEATURE_DIM = 768
 
@@ -33,8 +32,12 @@ class Titan:
         model.load_state_dict(load_safetensors(files), strict=True)
         self._model = model.to(device=self._device, dtype=self._dtype).eval()
 
-    def encode_slide(self, patch_file: Path) -> np.ndarray:
-        data = read_model_input(patch_file, self.facts, PATCH_FEATURE_DIM)
+    @property
+    def precision(self) -> str:
+        return str(self._dtype).removeprefix("torch.")
+
+    def encode_slide(self, slide: PatchData) -> np.ndarray:
+        data = model_input(slide, self.facts, PATCH_FEATURE_DIM)
         features = torch.from_numpy(data.features).unsqueeze(0).to(self._device)
         xy = torch.from_numpy(data.xy).unsqueeze(0).to(self._device)
         with torch.inference_mode(), autocast(self._device, self._dtype):

@@ -1,5 +1,6 @@
 """The segmenter and encoders a command talks to: a service when its URL is given, else the
-services' own handlers in this process."""
+services' own handlers in this process. Slide and patient encoders run where the patch
+encoders do: on the service of --encoder-url, else here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 from atlaspatch.client.channel import Endpoint
 from atlaspatch.client.encoder import EncoderClient, local_encoders
 from atlaspatch.client.remote import RemoteEncoders, RemoteSegmenter
+from atlaspatch.client.remote_slides import RemoteSlideEncoders
 from atlaspatch.client.segmenter import SegmenterClient, local_segmenter
+from atlaspatch.client.slide_encoders import SlideEncoderClient, local_slide_encoders
 from atlaspatch.orchestrator.cli.options import split_names
 
 
@@ -39,6 +42,12 @@ def connect_encoders(options: dict[str, Any]) -> EncoderClient:
         )
     encoders.describe()  # fails early: unknown names, missing weights, a refused token
     return encoders
+
+
+def connect_slide_encoders(options: dict[str, Any]) -> SlideEncoderClient:
+    if options["encoder_url"]:
+        return RemoteSlideEncoders(_endpoint(options["encoder_url"], options))
+    return local_slide_encoders(options["device"], options["weights_dir"])
 
 
 def _endpoint(url: str, options: dict[str, Any]) -> Endpoint:

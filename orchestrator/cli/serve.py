@@ -75,6 +75,13 @@ def serve() -> None:
     "comma separated ('*': the whole catalogue).  [default: only --encoders]",
 )
 @option(
+    "--slide-encoders",
+    default="",
+    help="Slide and patient encoders to load at start (moozy, titan, prism; `mean` needs no "
+    "loading and is always served): clients' encode-slide and encode-patient with "
+    "--encoder-url run them here. Clients may have others loaded that --loadable allows.",
+)
+@option(
     "--allow-downloads",
     is_flag=True,
     help="Fetch the weights of a --loadable encoder from the Hugging Face hub when a client "
@@ -99,8 +106,9 @@ def serve() -> None:
     type=Number(min=1),
     default=1024.0,
     show_default=True,
-    help="Pixels decoded from tiles and not yet embedded, all requests together: a request "
-    "waits for room, and one over it alone is refused.",
+    help="Pixels decoded from tiles and not yet embedded, and slides' patch features sent to "
+    "slide encoders, all requests together: a request waits for room, and one over it alone "
+    "is refused.",
 )
 @backend_options
 @WEIGHTS_DIR
@@ -148,6 +156,7 @@ def serve_encoder(**options: Any) -> None:
         round(options["max_loaded_gib"] * 2**30),
         policy,
         round(options["max_decoded_mib"] * 2**20),
+        tuple(split_names(options["slide_encoders"])),
     )
     _serve(server)
 

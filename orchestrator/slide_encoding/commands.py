@@ -13,6 +13,7 @@ import click
 from atlaspatch.orchestrator.batch.report import write_report
 from atlaspatch.orchestrator.batch.summary import print_summary
 from atlaspatch.orchestrator.cli.boundary import configure_logging
+from atlaspatch.orchestrator.cli.connect import connect_slide_encoders
 from atlaspatch.orchestrator.cli.inputs import ensure_writable, load_sources
 from atlaspatch.orchestrator.cli.options import split_names
 from atlaspatch.orchestrator.cli.run import exit_status
@@ -37,7 +38,7 @@ def run_encode_slide(options: dict[str, Any]) -> None:
     ready, results = prepare_patch_files(
         sources, options, run, settings_from(CoordsSettings, options), plan.patch_encoders
     )
-    shelf = ModelShelf(options["device"], options["weights_dir"])
+    shelf = ModelShelf(connect_slide_encoders(options))
     if interrupt.stopped_by() is None:
         results += encode_slides(ready, plan, run.output, shelf, run.force, run.show_progress)
     order = {source.path: index for index, source in enumerate(sources)}
@@ -74,7 +75,7 @@ def run_encode_patient(options: dict[str, Any]) -> None:
         ready, failed = prepare_patch_files(
             manifest.sources, options, run, coords, plan.patch_encoders
         )
-    shelf = ModelShelf(options["device"], options["weights_dir"])
+    shelf = ModelShelf(connect_slide_encoders(options))
     if interrupt.stopped_by() is not None:  # no case is encoded from a stopped run
         why = f"interrupted by {interrupt.stopped_by()}; a rerun goes on from here"
         failed += [SlideResult(source, "failed", why) for source, _ in ready]

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from atlaspatch.client.slide_encoders import SlideEncoderFacts, as_embedding
+from atlaspatch.client.slide_encoders import SlideEncoderFacts
 from atlaspatch.orchestrator.batch.locks import SlideLocks
 from atlaspatch.orchestrator.pipeline.result import SlideResult
 from atlaspatch.orchestrator.settings import RunSettings
@@ -113,7 +113,7 @@ def _encode_case(
     if not run.force and output.exists() and reusable(output, dim, attributes):
         return CaseOutcome(case.case_id, facts.name, "skipped", "its embedding exists", output)
     replaced = output.exists()
-    vector = as_embedding(shelf.get(facts).encode_case(paths), facts.name, dim)
+    vector = shelf.embed(facts, paths, dim, patient=True)
     write_patient_embedding(output, vector, attributes)
     note = f"{len(paths)} slides, " + ("replaced the one made otherwise" if replaced else "added")
     return CaseOutcome(case.case_id, facts.name, "done", note, output)

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from atlaspatch.client.slide_encoders import as_embedding
 from atlaspatch.orchestrator.batch.claim import claim
 from atlaspatch.orchestrator.batch.locks import SlideLocks
 from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
@@ -63,7 +62,7 @@ def _encode_slide(
             if not force and reusable(patch_file, facts):
                 reused.append(facts.name)
                 continue
-            vector = as_embedding(shelf.get(facts).encode_slide(path), facts.name, dim)
+            vector = shelf.embed(facts, [path], dim)
             vectors[facts.name] = (vector, patch_file.provenance(facts))
         except Exception as exc:
             problems.append(f"{facts.name}: {reason(exc)}")

@@ -15,6 +15,17 @@ from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.slides.slide import SlideReader, SlideSource, open_slide
 
 
+def read_patch(
+    reader: SlideReader, x: int, y: int, level: int, read_size: int, patch_size: int
+) -> np.ndarray:
+    """The patch of `read_size` pixels of `level` at level-0 top-left (x, y), resized to
+    `patch_size`: RGB uint8 (patch_size, patch_size, 3)."""
+    pixels = reader.read_region((x, y), level, (read_size, read_size))
+    if read_size != patch_size:
+        pixels = cv2.resize(pixels, (patch_size, patch_size), interpolation=cv2.INTER_LINEAR)
+    return pixels
+
+
 class PatchReader:
     """Reads patches of one slide with `workers` threads, each with its own handle."""
 
@@ -29,12 +40,7 @@ class PatchReader:
     def read(self, x: int, y: int) -> np.ndarray:
         """RGB uint8 (patch_size, patch_size, 3) at level-0 top-left (x, y)."""
         g = self._geometry
-        pixels = self._handle().read_region((x, y), g.level, (g.read_size, g.read_size))
-        if g.read_size != g.patch_size:
-            pixels = cv2.resize(
-                pixels, (g.patch_size, g.patch_size), interpolation=cv2.INTER_LINEAR
-            )
-        return pixels
+        return read_patch(self._handle(), x, y, g.level, g.read_size, g.patch_size)
 
     def read_many(self, xy: np.ndarray, ahead: int = 0) -> Iterator[np.ndarray]:
         """Patches for each row of `xy`, in order, with at most `ahead` (default 8 per

@@ -37,47 +37,24 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
-        if (
-            handler is None
-            or handler.unary_unary is None
-            or details.method.startswith(HEALTH_PREFIX)
-        ):
+        if handler is None or details.method.startswith(HEALTH_PREFIX):
             return handler
         method = details.method.rsplit("/", 1)[-1]
+        if handler.stream_unary is not None:
+            return self._stream_of_requests(handler, method)
+        if handler.unary_unary is None:
+            return handler
         inner = handler.unary_unary
         penalties = self._penalties
 
         async def behaviour(request, context: grpc.aio.ServicerContext):
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                return await inner(request, context)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                code, message = status_of(exc)
-                # Not context.abort: its exception stays in a reference cycle with the call,
-                # and with it every frame that held the request (a refused 6 MB request
-                # kept 49 MB until the next full garbage collection).
-                context.set_code(code)
-                context.set_details(message)
-                return None
-            finally:
-                self._metrics.request(method, code.name, time.perf_counter() - started)
-                if penalties is not None:
-                    penalties.refused(context.peer(), code)
+            return await self._answered(method, context, inner(request, context))
 
         if penalties is None:
             return _wrap_unary(handler, behaviour)
 
         async def after_penalty(requests, context: grpc.aio.ServicerContext):
-            wait = penalties.delay(context.peer())
-            if wait:
-                await asyncio.sleep(wait)
+            await self._penalty(context)
             # The call's one message, read only now (with context.read: an iterator over
             # `requests` would keep the message until the iterator is collected).
             request = await context.read()
@@ -93,6 +70,53 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    def _stream_of_requests(self, handler: grpc.RpcMethodHandler, method: str):
+        inner = handler.stream_unary
+
+        async def behaviour(requests, context: grpc.aio.ServicerContext):
+            await self._penalty(context)  # before its first message is read
+            return await self._answered(method, context, inner(requests, context))
+
+        return grpc.stream_unary_rpc_method_handler(
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    async def _penalty(self, context: grpc.aio.ServicerContext) -> None:
+        if self._penalties is None:
+            return
+        wait = self._penalties.delay(context.peer())
+        if wait:
+            await asyncio.sleep(wait)
+
+    async def _answered(
+        self, method: str, context: grpc.aio.ServicerContext, answer: Awaitable[Any]
+    ) -> Any:
+        """The call's answer; an exception becomes its status, counted with the others."""
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            code, message = status_of(exc)
+            # Not context.abort: its exception stays in a reference cycle with the call,
+            # and with it every frame that held the request (a refused 6 MB request
+            # kept 49 MB until the next full garbage collection).
+            context.set_code(code)
+            context.set_details(message)
+            return None
+        finally:
+            self._metrics.request(method, code.name, time.perf_counter() - started)
+            if self._penalties is not None:
+                self._penalties.refused(context.peer(), code)
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):

@@ -132,3 +132,83 @@ class ListEncodersResponse(_message.Message):
     ENCODERS_FIELD_NUMBER: _ClassVar[int]
     encoders: _containers.RepeatedCompositeFieldContainer[EncoderInfo]
     def __init__(self, encoders: _Optional[_Iterable[_Union[EncoderInfo, _Mapping]]] = ...) -> None: ...
+
+class LoadSlideEncoderRequest(_message.Message):
+    __slots__ = ("encoder", "patch_encoder", "patient")
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    PATCH_ENCODER_FIELD_NUMBER: _ClassVar[int]
+    PATIENT_FIELD_NUMBER: _ClassVar[int]
+    encoder: str
+    patch_encoder: str
+    patient: bool
+    def __init__(self, encoder: _Optional[str] = ..., patch_encoder: _Optional[str] = ..., patient: _Optional[bool] = ...) -> None: ...
+
+class SlideEncoderInfo(_message.Message):
+    __slots__ = ("name", "embedding_dim", "patch_encoder", "precision", "weights_sha256", "description_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_DIM_FIELD_NUMBER: _ClassVar[int]
+    PATCH_ENCODER_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    embedding_dim: int
+    patch_encoder: str
+    precision: str
+    weights_sha256: str
+    description_json: str
+    def __init__(self, name: _Optional[str] = ..., embedding_dim: _Optional[int] = ..., patch_encoder: _Optional[str] = ..., precision: _Optional[str] = ..., weights_sha256: _Optional[str] = ..., description_json: _Optional[str] = ...) -> None: ...
+
+class EmbedSlidesRequest(_message.Message):
+    __slots__ = ("start", "rows")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    start: SlidesStart
+    rows: FeatureRows
+    def __init__(self, start: _Optional[_Union[SlidesStart, _Mapping]] = ..., rows: _Optional[_Union[FeatureRows, _Mapping]] = ...) -> None: ...
+
+class SlidesStart(_message.Message):
+    __slots__ = ("encoder", "slides")
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    SLIDES_FIELD_NUMBER: _ClassVar[int]
+    encoder: LoadSlideEncoderRequest
+    slides: _containers.RepeatedCompositeFieldContainer[SlideGeometry]
+    def __init__(self, encoder: _Optional[_Union[LoadSlideEncoderRequest, _Mapping]] = ..., slides: _Optional[_Iterable[_Union[SlideGeometry, _Mapping]]] = ...) -> None: ...
+
+class SlideGeometry(_message.Message):
+    __slots__ = ("name", "rows", "dim", "patch_size", "patch_size_level0", "target_magnification")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    PATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PATCH_SIZE_LEVEL0_FIELD_NUMBER: _ClassVar[int]
+    TARGET_MAGNIFICATION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    rows: int
+    dim: int
+    patch_size: int
+    patch_size_level0: int
+    target_magnification: float
+    def __init__(self, name: _Optional[str] = ..., rows: _Optional[int] = ..., dim: _Optional[int] = ..., patch_size: _Optional[int] = ..., patch_size_level0: _Optional[int] = ..., target_magnification: _Optional[float] = ...) -> None: ...
+
+class FeatureRows(_message.Message):
+    __slots__ = ("slide", "count", "features", "coords")
+    SLIDE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    COORDS_FIELD_NUMBER: _ClassVar[int]
+    slide: int
+    count: int
+    features: bytes
+    coords: bytes
+    def __init__(self, slide: _Optional[int] = ..., count: _Optional[int] = ..., features: _Optional[bytes] = ..., coords: _Optional[bytes] = ...) -> None: ...
+
+class SlideEmbedding(_message.Message):
+    __slots__ = ("encoder", "dim", "values")
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    encoder: SlideEncoderInfo
+    dim: int
+    values: bytes
+    def __init__(self, encoder: _Optional[_Union[SlideEncoderInfo, _Mapping]] = ..., dim: _Optional[int] = ..., values: _Optional[bytes] = ...) -> None: ...

@@ -50,6 +50,16 @@ class EncoderStub:
                 request_serializer=atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersRequest.SerializeToString,
                 response_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersResponse.FromString,
                 _registered_method=True)
+        self.LoadSlideEncoder = channel.unary_unary(
+                '/atlaspatch.v1.Encoder/LoadSlideEncoder',
+                request_serializer=atlaspatch_dot_v1_dot_encoder__pb2.LoadSlideEncoderRequest.SerializeToString,
+                response_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.SlideEncoderInfo.FromString,
+                _registered_method=True)
+        self.EmbedSlides = channel.stream_unary(
+                '/atlaspatch.v1.Encoder/EmbedSlides',
+                request_serializer=atlaspatch_dot_v1_dot_encoder__pb2.EmbedSlidesRequest.SerializeToString,
+                response_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.SlideEmbedding.FromString,
+                _registered_method=True)
 
 
 class EncoderServicer:
@@ -77,6 +87,24 @@ class EncoderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadSlideEncoder(self, request, context):
+        """Load a slide or patient encoder (or find it loaded) and describe it: asked once before
+        the first EmbedSlides, so that unknown names and missing weights fail early.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EmbedSlides(self, request_iterator, context):
+        """Embed slides from their patch features: one slide gives its slide embedding, a
+        patient's slides (patient = true) one patient embedding. The first message says what
+        comes (SlidesStart), the slides' rows follow in order, in chunks of any size, so that no
+        message is near the size limit however many patches a slide has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EncoderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +122,16 @@ def add_EncoderServicer_to_server(servicer, server):
                     servicer.ListEncoders,
                     request_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersRequest.FromString,
                     response_serializer=atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersResponse.SerializeToString,
+            ),
+            'LoadSlideEncoder': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadSlideEncoder,
+                    request_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.LoadSlideEncoderRequest.FromString,
+                    response_serializer=atlaspatch_dot_v1_dot_encoder__pb2.SlideEncoderInfo.SerializeToString,
+            ),
+            'EmbedSlides': grpc.stream_unary_rpc_method_handler(
+                    servicer.EmbedSlides,
+                    request_deserializer=atlaspatch_dot_v1_dot_encoder__pb2.EmbedSlidesRequest.FromString,
+                    response_serializer=atlaspatch_dot_v1_dot_encoder__pb2.SlideEmbedding.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +215,60 @@ class Encoder:
             '/atlaspatch.v1.Encoder/ListEncoders',
             atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersRequest.SerializeToString,
             atlaspatch_dot_v1_dot_encoder__pb2.ListEncodersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadSlideEncoder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atlaspatch.v1.Encoder/LoadSlideEncoder',
+            atlaspatch_dot_v1_dot_encoder__pb2.LoadSlideEncoderRequest.SerializeToString,
+            atlaspatch_dot_v1_dot_encoder__pb2.SlideEncoderInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EmbedSlides(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/atlaspatch.v1.Encoder/EmbedSlides',
+            atlaspatch_dot_v1_dot_encoder__pb2.EmbedSlidesRequest.SerializeToString,
+            atlaspatch_dot_v1_dot_encoder__pb2.SlideEmbedding.FromString,
             options,
             channel_credentials,
             insecure,
