@@ -69,7 +69,7 @@ def target(dockerfile: Path, name: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name", ["services", "orchestrator"])
 def test_dockerfile_entrypoints_answer_help(name: str) -> None:
     steps = target(REPO / "deploy" / "docker" / "atlaspatch.Dockerfile", name)
-    base = {"services": "app", "orchestrator": "client-app"}[name]
+    base = {"services": "app", "orchestrator": "client-python"}[name]
     assert steps[-1][0] != "FROM" and steps[0][1].split()[0] == base, f"built on {base}"
     assert any(kind == "USER" and arg == "10001" for kind, arg in steps)
     entrypoint = json.loads(next(arg for kind, arg in steps if kind == "ENTRYPOINT"))

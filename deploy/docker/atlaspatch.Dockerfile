@@ -16,18 +16,27 @@
 # hooks, which NVIDIA's smallest CUDA image has. Any Debian-like base with Python >= 3.11 works
 # (BASE), e.g. a CPU-only image: --build-arg BASE=debian:bookworm-slim
 #                 --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# The orchestrator needs no CUDA: it is built on CLIENT_BASE (any Debian-like base likewise).
 # Behind a TLS-intercepting proxy or with wheels on local disk (podman/buildah):
 #   --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro --build-arg PIP_CERT=/etc/ssl/host-ca.crt
 #   --volume /path/to/wheels:/wheels:ro --build-arg PIP_FIND_LINKS=/wheels
 
 ARG BASE=nvidia/cuda:13.0.1-base-ubuntu24.04
+ARG CLIENT_BASE=debian:bookworm-slim
 
-# --- Python and the user every stage shares ---------------------------------------------------
+# --- Python and the user every stage shares, on the services' base and on the client's -------
 FROM ${BASE} AS python
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
+
+FROM ${CLIENT_BASE} AS client-python
+ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
 
 # --- every library, in layers of at most 1.2 GB: the project's code never rebuilds them --------
@@ -65,7 +74,7 @@ RUN --mount=type=bind,source=pyproject.toml,target=/tmp/pyproject.toml \
     && rm -rf /tmp/requirements.txt /root/.cache
 
 # --- the client's libraries alone: the orchestrator reads slides and sends tiles ---------------
-FROM python AS client-libraries
+FROM client-python AS client-libraries
 ARG PIP_CERT
 ARG PIP_FIND_LINKS
 ENV PATH=/opt/venv/bin:$PATH
@@ -93,13 +102,18 @@ COPY --from=wheel /wheel/ /tmp/wheel/
 RUN pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel
 ENV PYTHONUNBUFFERED=1
 
+# The client's venv with the project, pruned (prune-client.sh); the image takes a copy of it,
+# so nothing pruned is left in a layer below.
 FROM client-libraries AS client-app
 COPY --from=wheel /wheel/ /tmp/wheel/
-RUN pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel
-ENV PYTHONUNBUFFERED=1
+RUN --mount=type=bind,source=deploy/docker/prune-client.sh,target=/tmp/prune-client.sh \
+    pip install --no-deps --no-index /tmp/wheel/*.whl && rm -rf /tmp/wheel \
+    && sh /tmp/prune-client.sh /opt/venv
 
 # --- the orchestrator: a batch job against the services, not a server; no torch ----------------
-FROM client-app AS orchestrator
+FROM client-python AS orchestrator
+COPY --from=client-app /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 USER 10001
 WORKDIR /home/atlaspatch
 # Its exit status is the verdict: nothing to health-check.
