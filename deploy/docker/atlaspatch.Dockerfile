@@ -36,7 +36,7 @@ FROM ${CLIENT_BASE} AS client-python
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin atlaspatch
 
 # --- every library, in layers of at most 1.2 GB: the project's code never rebuilds them --------

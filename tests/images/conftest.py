@@ -85,9 +85,10 @@ def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     pm.log.info("making %s with debootstrap", tag)
     started = time.monotonic()
     pm.run("debootstrap", "--variant=minbase", "bookworm", rootfs, timeout=1200)
-    # As Debian's own images ship: without the packages' archives debootstrap keeps.
-    for archive_file in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
-        archive_file.unlink()
+    # As Debian's own images ship: without the package archives and indexes debootstrap keeps.
+    apt = rootfs / "var" / "cache" / "apt"
+    for cached in [*apt.glob("*.bin"), *(apt / "archives").glob("*.deb")]:
+        cached.unlink()
     archive = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(
         ["podman", "import", "-", tag],
