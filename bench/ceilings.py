@@ -62,9 +62,9 @@ def random_weights(encoders: list[str], folder: Path) -> None:
     here (speed does not depend on the weights)."""
     import torch
 
-    from atlaspatch.encoder_service.build import build_network
+    from atlaspatch.encoder_service.networks.build import build_network
+    from atlaspatch.encoder_service.networks.weights import WeightsNotFound, resolve_weights
     from atlaspatch.encoder_service.registry import EncoderRegistry
-    from atlaspatch.encoder_service.weights import WeightsNotFound, resolve_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     registry = EncoderRegistry()

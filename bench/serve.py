@@ -40,8 +40,8 @@ from atlaspatch.api.v1 import encoder_pb2  # noqa: E402
 from atlaspatch.client.channel import Endpoint  # noqa: E402
 from atlaspatch.client.remote import RemoteEncoders  # noqa: E402
 from atlaspatch.encoder_service.registry import EncoderRegistry  # noqa: E402
-from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders  # noqa: E402
-from atlaspatch.encoder_service.triton_forward import TritonEncoders  # noqa: E402
+from atlaspatch.encoder_service.triton.export import TritonExport, export_encoders  # noqa: E402
+from atlaspatch.encoder_service.triton.forward import TritonEncoders  # noqa: E402
 from tests.local_triton import LocalTriton, triton_env_ready  # noqa: E402
 
 

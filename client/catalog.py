@@ -16,13 +16,13 @@ def encoders_listing(
     parity_files: tuple[Path, ...] = (),
 ) -> str:
     with service_libraries("Plugin encoders"):
-        from atlaspatch.encoder_service.plugins import registry_with_plugins
+        from atlaspatch.encoder_service.plugins.loading import registry_with_plugins
 
         registry = registry_with_plugins(plugins, "cpu", "float32", 1)
     if markdown:
-        from atlaspatch.encoder_service.catalog_doc import encoders_markdown, read_parity
+        from atlaspatch.encoder_service.listing.markdown import encoders_markdown, read_parity
 
         return encoders_markdown(registry, read_parity(list(parity_files)))
-    from atlaspatch.encoder_service.catalog_table import encoders_table
+    from atlaspatch.encoder_service.listing.table import encoders_table
 
     return encoders_table(registry, weights_dir) + "\n"

@@ -14,7 +14,7 @@ from atlaspatch.api.tiles import TiledBatch, decode_batch
 from atlaspatch.client.in_process import service_libraries
 
 if TYPE_CHECKING:
-    from atlaspatch.encoder_service.handler import EncoderHandler
+    from atlaspatch.encoder_service.serving.handler import EncoderHandler
 
 
 class EncoderClient(Protocol):
@@ -82,8 +82,8 @@ def local_encoders(
     """`names` loaded in this process on `device` (cuda falls back to the CPU), at
     `precision` ("": the default for the device), warmed up at `batch_size`."""
     with service_libraries("Patch encoders", "--encoder-url"):
-        from atlaspatch.encoder_service.handler import EncoderHandler
-        from atlaspatch.encoder_service.sources import encoder_source
+        from atlaspatch.encoder_service.serving.handler import EncoderHandler
+        from atlaspatch.encoder_service.serving.sources import encoder_source
 
         source, device = encoder_source(plugins, device, precision, plugin_workers)
         handler = EncoderHandler(source, device, precision, weights_dir, warm_up_batch=batch_size)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from atlaspatch.encoder_service.encoder import module_bytes
+from atlaspatch.encoder_service.networks.encoder import module_bytes
 
 
 @dataclass

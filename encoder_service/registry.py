@@ -7,19 +7,22 @@ from pathlib import Path
 
 from atlaspatch.api.errors import InvalidInput, NotFound, shown
 from atlaspatch.encoder_service.catalog import builtin_specs
+from atlaspatch.encoder_service.catalog.hub_preprocessing import (
+    fetch_hub_config,
+    with_hub_preprocessing,
+)
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 from atlaspatch.encoder_service.custom import CustomEncoder, CustomEncoderEntry
-from atlaspatch.encoder_service.encoder import Encoder, NetworkEncoder
-from atlaspatch.encoder_service.external_networks import check_installed
-from atlaspatch.encoder_service.hub_preprocessing import fetch_hub_config, with_hub_preprocessing
-from atlaspatch.encoder_service.precision import (
+from atlaspatch.encoder_service.networks.encoder import Encoder, NetworkEncoder
+from atlaspatch.encoder_service.networks.external import check_installed
+from atlaspatch.encoder_service.networks.precision import (
     PRECISION_BYTES,
     checked_precision,
     default_precision,
     torch_dtype,
 )
-from atlaspatch.encoder_service.spec import EncoderSpec
-from atlaspatch.encoder_service.weights import resolve_weights
-from atlaspatch.encoder_service.weights_size import parameter_count
+from atlaspatch.encoder_service.networks.weights import resolve_weights
+from atlaspatch.encoder_service.networks.weights_size import parameter_count
 
 
 class UnknownEncoder(NotFound):
@@ -90,7 +93,7 @@ class EncoderRegistry:
         spec = self._specs.get(name)
         if spec is None:
             raise self._unknown(name)
-        from atlaspatch.encoder_service.build import build_network
+        from atlaspatch.encoder_service.networks.build import build_network
 
         if spec.builder == "external":
             check_installed(spec)

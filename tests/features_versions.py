@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from atlaspatch.encoder_service.catalog import builtin_specs
-from atlaspatch.encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 
 TABLE = Path(__file__).with_name("features_versions.json")
 # Everything but the name, licence, weights location and other descriptive fields (the

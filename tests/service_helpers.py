@@ -11,9 +11,9 @@ import pytest
 from atlaspatch.api import wire
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
-from atlaspatch.encoder_service.handler import Batching
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.serving.handler import Batching
+from atlaspatch.encoder_service.serving.server import encoder_server
 from tests.background_server import BackgroundServer
 
 PATCHES = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)

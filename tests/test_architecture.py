@@ -130,3 +130,72 @@ def test_the_command_line_starts_without_the_heavy_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert loaded.stdout.split() == []
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each module of the parts, and the modules of the parts it imports (anywhere in it)."""
+    paths = {}
+    for package, folder in PACKAGES.items():
+        for path in folder.rglob("*.py"):
+            if path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
+                continue
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            paths[".".join([package, *parts])] = path
+    graph = {}
+    for name, path in paths.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:  # `from package import module` names a module
+                    full = f"{node.module}.{alias.name}"
+                    imported.add(full if full in paths else node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+        graph[name] = {module for module in imported if module in paths and module != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others."""
+    reaches = {name: set(graph[name]) for name in graph}
+    for name in graph:  # the modules each reaches, by a walk from it
+        pending = list(graph[name])
+        while pending:
+            for further in graph[pending.pop()] - reaches[name]:
+                reaches[name].add(further)
+                pending.append(further)
+    groups = {frozenset([n, *(m for m in reaches[n] if n in reaches[m])]) for n in graph}
+    return sorted(sorted(group) for group in groups if len(group) > 1)
+
+
+def test_no_modules_import_each_other() -> None:
+    assert cycles(module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_the_encoder_catalogue_is_data_without_torch() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from atlaspatch.encoder_service.catalog import builtin_specs; "
+        "assert len(builtin_specs()) > 60; print('torch' in sys.modules)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert found.stdout.strip() == "False"
+
+
+def test_the_architecture_figure_is_drawn_from_the_code_and_points_down() -> None:
+    from tests.architecture_figure import BOXES, FIGURE, part_edges, svg
+
+    edges, hosting = part_edges()
+    assert all(BOXES[source][0] < BOXES[target][0] for source, target in edges | hosting)
+    assert FIGURE.read_text() == svg(), "run `python -m tests.architecture_figure`"

@@ -10,10 +10,14 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from atlaspatch.encoder_service.build import build_network
 from atlaspatch.encoder_service.catalog import builtin_specs
+from atlaspatch.encoder_service.networks.build import build_network
+from atlaspatch.encoder_service.networks.weights import (
+    WEIGHTS_DIR_ENV,
+    WeightsNotFound,
+    resolve_weights,
+)
 from atlaspatch.encoder_service.registry import EncoderRegistry, UnknownEncoder
-from atlaspatch.encoder_service.weights import WEIGHTS_DIR_ENV, WeightsNotFound, resolve_weights
 
 SPEC_TABLE = {  # the reference README's names and output dimensions
     "resnet18": 512,
@@ -85,7 +89,7 @@ def test_declared_dimension_on_the_meta_device(name: str) -> None:
 @pytest.mark.parametrize("name", BUILT_HERE)
 def test_declared_dimension_with_random_weights(name: str) -> None:
     """The real encoder path (preprocessing, pooling, precision) on random weights."""
-    from atlaspatch.encoder_service.encoder import NetworkEncoder
+    from atlaspatch.encoder_service.networks.encoder import NetworkEncoder
 
     spec = SPECS[name]
     if parameter_count(spec) > SMALL:
@@ -158,3 +162,11 @@ def test_half_precisions_agree_with_float32(precision: str) -> None:
 def test_unknown_encoder_suggests_names() -> None:
     with pytest.raises(UnknownEncoder, match="did you mean resnet50"):
         EncoderRegistry().create("resnet5O")
+
+
+def test_every_kind_of_network_has_its_builder() -> None:
+    from atlaspatch.encoder_service.catalog.spec import BUILDERS as KINDS
+    from atlaspatch.encoder_service.networks.build import BUILDERS
+
+    assert set(BUILDERS) == set(KINDS)
+    assert {spec.builder for spec in builtin_specs()} <= set(BUILDERS)

@@ -17,10 +17,10 @@ import pytest
 from atlaspatch.api import wire
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
-from atlaspatch.encoder_service.batcher import DynamicBatcher
-from atlaspatch.encoder_service.handler import Batching
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.serving.batcher import DynamicBatcher
+from atlaspatch.encoder_service.serving.handler import Batching
+from atlaspatch.encoder_service.serving.server import encoder_server
 from tests.background_server import BackgroundServer
 from tests.conftest import REPO
 from tests.service_helpers import (

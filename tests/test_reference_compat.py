@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from atlaspatch.encoder_service.plugins import load_plugin
+from atlaspatch.encoder_service.plugins.loading import load_plugin
 from atlaspatch.encoder_service.registry import EncoderRegistry
 from tests.cli import process_run
 from tests.process_helpers import PLUGIN

@@ -13,12 +13,12 @@ import timm
 import torch
 from safetensors.torch import save_file
 
-from atlaspatch.encoder_service.build import build_network
 from atlaspatch.encoder_service.catalog import builtin_specs
-from atlaspatch.encoder_service.encoder import NetworkEncoder
-from atlaspatch.encoder_service.external_networks import MissingPackage
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.networks.build import build_network
+from atlaspatch.encoder_service.networks.encoder import NetworkEncoder
+from atlaspatch.encoder_service.networks.external import MissingPackage
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.spec import EncoderSpec
 from tests.parity.random_weights import randomise
 
 # AtlasPatch 1.1.0's registry beyond its README (read off its registrars), with dimensions.
@@ -64,7 +64,7 @@ def test_every_name_of_atlaspatch_1_1_is_registered_with_its_dimension() -> None
 
 @pytest.mark.parametrize("name", ["conch_v1", "conch_v15", "musk"])
 def test_encoders_built_by_their_authors_code_say_what_to_install(name: str, tmp_path) -> None:
-    from atlaspatch.encoder_service.catalog_table import encoders_table
+    from atlaspatch.encoder_service.listing.table import encoders_table
 
     with pytest.raises(MissingPackage) as error:
         EncoderRegistry().create(name, weights_dir=tmp_path, allow_download=False)

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from atlaspatch.api.hosting.server import ServerSettings
-from atlaspatch.encoder_service.handler import Batching
+from atlaspatch.encoder_service.networks.weights import resolve_weights
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
-from atlaspatch.encoder_service.weights import resolve_weights
+from atlaspatch.encoder_service.serving.handler import Batching
+from atlaspatch.encoder_service.serving.server import encoder_server
 from tests.background_server import BackgroundServer
 from tests.cli import process_run
 from tests.service_helpers import free_port

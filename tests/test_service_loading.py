@@ -16,12 +16,12 @@ from atlaspatch.api.errors import Exhausted
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.api.v1 import encoder_pb2
 from atlaspatch.encoder_service.custom import CustomEncoderComponents, CustomEncoderEntry
-from atlaspatch.encoder_service.handler import EncoderHandler
-from atlaspatch.encoder_service.load_policy import LoadPolicy
-from atlaspatch.encoder_service.loaded import LoadedEncoders
+from atlaspatch.encoder_service.networks.weights import resolve_weights
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
-from atlaspatch.encoder_service.weights import resolve_weights
+from atlaspatch.encoder_service.serving.handler import EncoderHandler
+from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
+from atlaspatch.encoder_service.serving.loaded import LoadedEncoders
+from atlaspatch.encoder_service.serving.server import encoder_server
 from tests.background_server import BackgroundServer
 from tests.service_helpers import embed_request, stub
 

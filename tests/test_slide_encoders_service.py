@@ -20,9 +20,9 @@ from atlaspatch.api.v1 import encoder_pb2
 from atlaspatch.client.channel import Endpoint
 from atlaspatch.client.remote_slides import RemoteSlideEncoders
 from atlaspatch.client.slide_encoders import slide_encoder_facts
-from atlaspatch.encoder_service.load_policy import LoadPolicy
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
+from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
+from atlaspatch.encoder_service.serving.server import encoder_server
 from tests.background_server import BackgroundServer
 from tests.cli import atlaspatch
 from tests.service_helpers import code_of, stub

@@ -23,9 +23,9 @@ from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
 from atlaspatch.client.channel import Endpoint
 from atlaspatch.client.remote import RemoteSegmenter
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.server import encoder_server
-from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders
-from atlaspatch.encoder_service.triton_forward import TritonEncoders, TritonModelMismatch
+from atlaspatch.encoder_service.serving.server import encoder_server
+from atlaspatch.encoder_service.triton.export import TritonExport, export_encoders
+from atlaspatch.encoder_service.triton.forward import TritonEncoders, TritonModelMismatch
 from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
 from atlaspatch.segmenter_service.server import segmenter_server
 from atlaspatch.segmenter_service.triton_export import export_sam2

@@ -13,7 +13,7 @@ import numpy as np
 
 from atlaspatch.api.errors import InvalidInput
 from atlaspatch.api.slide_features import PatchData, SlideEncoderInfo
-from atlaspatch.encoder_service.load_policy import LoadPolicy
+from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
 from atlaspatch.encoder_service.slide_encoders.base import as_embedding
 from atlaspatch.encoder_service.slide_encoders.catalog import (
     MEAN,

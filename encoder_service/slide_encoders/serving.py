@@ -15,7 +15,7 @@ from atlaspatch.api.slide_features import (
     embedding_to_proto,
 )
 from atlaspatch.api.v1 import encoder_pb2
-from atlaspatch.encoder_service.byte_budget import ByteBudget
+from atlaspatch.encoder_service.serving.byte_budget import ByteBudget
 from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost
 
 

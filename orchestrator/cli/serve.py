@@ -120,10 +120,10 @@ def serve_encoder(**options: Any) -> None:
     encoder it names at start (tensors, dimension), the --max-batch-size and queue settings
     are Triton's own (its config.pbtxt), and --precision defaults to the model's.
     """
-    from atlaspatch.encoder_service.handler import Batching
-    from atlaspatch.encoder_service.load_policy import LoadPolicy
-    from atlaspatch.encoder_service.server import encoder_server
-    from atlaspatch.encoder_service.sources import encoder_source
+    from atlaspatch.encoder_service.serving.handler import Batching
+    from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
+    from atlaspatch.encoder_service.serving.server import encoder_server
+    from atlaspatch.encoder_service.serving.sources import encoder_source
 
     configure_logging(options["verbose"], quiet=logging.INFO)
     precision = options["precision"] or ""

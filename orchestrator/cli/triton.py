@@ -80,9 +80,9 @@ def export_triton(**options: Any) -> None:
     Use it:     atlaspatch serve encoder --encoders NAMES --backend triton
                     --triton-url 127.0.0.1:8001
     """
-    from atlaspatch.encoder_service.precision import default_precision
+    from atlaspatch.encoder_service.networks.precision import default_precision
     from atlaspatch.encoder_service.registry import EncoderRegistry
-    from atlaspatch.encoder_service.triton_export import TritonExport, export_encoders
+    from atlaspatch.encoder_service.triton.export import TritonExport, export_encoders
 
     names = split_names(options["encoders"])
     if not names and not options["segmenter"]:

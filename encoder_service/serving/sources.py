@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from atlaspatch.api.hosting.devices import resolve_device
-from atlaspatch.encoder_service.handler import EncoderSource
-from atlaspatch.encoder_service.plugins import registry_with_plugins
-from atlaspatch.encoder_service.precision import default_precision
+from atlaspatch.encoder_service.networks.precision import default_precision
+from atlaspatch.encoder_service.plugins.loading import registry_with_plugins
+from atlaspatch.encoder_service.serving.handler import EncoderSource
 
 
 def encoder_source(
@@ -25,6 +25,6 @@ def encoder_source(
     )
     if not triton_url:
         return registry, device
-    from atlaspatch.encoder_service.triton_forward import TritonEncoders
+    from atlaspatch.encoder_service.triton.forward import TritonEncoders
 
     return TritonEncoders(triton_url, registry), device

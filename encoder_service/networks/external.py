@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from atlaspatch.api.errors import NotFound
-from atlaspatch.encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 
 
 class MissingPackage(NotFound):

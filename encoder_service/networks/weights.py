@@ -11,7 +11,7 @@ from pathlib import Path
 
 from atlaspatch.api.errors import NotFound
 from atlaspatch.api.hosting import model_files
-from atlaspatch.encoder_service.spec import (
+from atlaspatch.encoder_service.catalog.spec import (
     EncoderSpec,
     HubWeights,
     ManualWeights,

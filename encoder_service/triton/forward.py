@@ -18,8 +18,8 @@ from tritonclient.utils import InferenceServerException
 
 from atlaspatch.api.errors import InvalidInput, Refused
 from atlaspatch.api.hosting.triton import triton_error
-from atlaspatch.encoder_service.handler import NotReady
 from atlaspatch.encoder_service.registry import EncoderRegistry, UnknownEncoder
+from atlaspatch.encoder_service.serving.handler import NotReady
 
 
 class TritonModelMismatch(Refused):

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atlaspatch.encoder_service.batcher import DynamicBatcher
-from atlaspatch.encoder_service.encoder import Encoder
+from atlaspatch.encoder_service.networks.encoder import Encoder
+from atlaspatch.encoder_service.serving.batcher import DynamicBatcher
 
 log = logging.getLogger(__name__)
 

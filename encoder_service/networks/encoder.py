@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from atlaspatch.api.errors import InvalidInput
-from atlaspatch.encoder_service.precision import torch_dtype
-from atlaspatch.encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.networks.precision import torch_dtype
 
 
 class Encoder(Protocol):

@@ -14,8 +14,8 @@ from atlaspatch.api import wire
 from atlaspatch.api.cpus import usable_cpus
 from atlaspatch.api.tiles import decode_batch
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
-from atlaspatch.encoder_service.byte_budget import ByteBudget
-from atlaspatch.encoder_service.handler import EncoderHandler
+from atlaspatch.encoder_service.serving.byte_budget import ByteBudget
+from atlaspatch.encoder_service.serving.handler import EncoderHandler
 from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost
 from atlaspatch.encoder_service.slide_encoders.serving import SlideEncoding
 

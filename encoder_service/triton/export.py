@@ -20,15 +20,15 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from atlaspatch.api.errors import InvalidInput
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.networks.weights import WeightsNotFound, resolve_weights
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.spec import EncoderSpec
-from atlaspatch.encoder_service.weights import WeightsNotFound, resolve_weights
 
 VARIANTS = ("python", "torchscript")
 INPUT, OUTPUT = "PATCHES", "EMBEDDINGS"
 # The PyTorch backend names tensors by position.
 TORCHSCRIPT_INPUT, TORCHSCRIPT_OUTPUT = "PATCHES__0", "EMBEDDINGS__0"
-PYTHON_MODEL = Path(__file__).with_name("triton_model.py")
+PYTHON_MODEL = Path(__file__).with_name("model.py")
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ def export_encoders(
             shutil.copyfile(PYTHON_MODEL, version / "model.py")
             sha256 = _weights_sha256(spec, options.weights_dir)
         else:
-            from atlaspatch.encoder_service.encoder import NetworkEncoder
-            from atlaspatch.encoder_service.triton_torchscript import trace_encoder
+            from atlaspatch.encoder_service.networks.encoder import NetworkEncoder
+            from atlaspatch.encoder_service.triton.torchscript import trace_encoder
 
             encoder = registry.create(spec.name, "cpu", options.precision, options.weights_dir)
             assert isinstance(encoder, NetworkEncoder)  # built-in specs build timm encoders

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from atlaspatch.api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
-from atlaspatch.encoder_service.batcher import BatchObserver, DynamicBatcher
-from atlaspatch.encoder_service.encoder import Encoder
-from atlaspatch.encoder_service.entries import (
+from atlaspatch.encoder_service.networks.encoder import Encoder
+from atlaspatch.encoder_service.networks.precision import checked_precision
+from atlaspatch.encoder_service.serving.batcher import BatchObserver, DynamicBatcher
+from atlaspatch.encoder_service.serving.entries import (
     Batching,
     Embedded,
     Loaded,
@@ -30,9 +31,8 @@ from atlaspatch.encoder_service.entries import (
     released,
     run,
 )
-from atlaspatch.encoder_service.load_policy import LoadPolicy
-from atlaspatch.encoder_service.loaded import Key, LoadedEncoders
-from atlaspatch.encoder_service.precision import checked_precision
+from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
+from atlaspatch.encoder_service.serving.loaded import Key, LoadedEncoders
 
 log = logging.getLogger(__name__)
 

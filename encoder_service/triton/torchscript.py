@@ -7,7 +7,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from atlaspatch.encoder_service.encoder import NetworkEncoder
+from atlaspatch.encoder_service.networks.encoder import NetworkEncoder
 
 
 class _WithPreprocessing(torch.nn.Module):

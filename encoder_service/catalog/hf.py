@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlaspatch.encoder_service.catalog import CLIP_MEAN, CLIP_STD, HALF_MEAN, HALF_STD
-from atlaspatch.encoder_service.catalog_reference import hub_weights as _hub
-from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights
+from atlaspatch.encoder_service.catalog.shared import (
+    CLIP_MEAN,
+    CLIP_STD,
+    HALF_MEAN,
+    HALF_STD,
+)
+from atlaspatch.encoder_service.catalog.shared import hub_weights as _hub
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights
 
 # The image tower of BiomedCLIP and QuiltNet-B-16-PMB (their open_clip_config.json): timm's
 # ViT-B/16 with its tokens unpooled, then a linear projection.

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from atlaspatch.api.hosting import model_files
-from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights
 
 CONFIG = "config.json"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from atlaspatch.api.errors import Refused
-from atlaspatch.encoder_service.precision import torch_dtype
-from atlaspatch.encoder_service.reference_imports import reference_plugin_imports
+from atlaspatch.encoder_service.networks.precision import torch_dtype
+from atlaspatch.encoder_service.plugins.reference_imports import reference_plugin_imports
 from atlaspatch.encoder_service.registry import EncoderRegistry
 
 

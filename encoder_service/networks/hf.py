@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from atlaspatch.encoder_service.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 
 TRANSFORMERS_OUTPUTS = ("cls", "pooler", "image_embeds", "tokens")
 

@@ -3,47 +3,57 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from atlaspatch.encoder_service.spec import EncoderSpec, WheelWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, WheelWeights
 
 
 def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
     """The network of `spec`; `weights=None` leaves it randomly initialised."""
-    if spec.builder == "timm":
-        return _timm_network(spec, weights)
-    if spec.builder == "torchvision":
-        return _torchvision_network(spec, weights)
-    if spec.builder == "external":
-        from atlaspatch.encoder_service.external_networks import build_external
+    return BUILDERS[spec.builder](spec, weights)
 
-        return build_external(spec, weights)
-    network, inner, prefixes, rename = _network_and_layout(spec)
+
+def _external_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
+    from atlaspatch.encoder_service.networks.external import build_external
+
+    return build_external(spec, weights)
+
+
+def _ctranspath_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
+    from atlaspatch.encoder_service.networks.ctranspath import build_ctranspath, published_key
+
+    network = build_ctranspath()
+    return _with_published(network, network, weights, (), published_key)
+
+
+def _hf_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
+    from atlaspatch.encoder_service.networks import hf
+
+    built = (
+        hf.build_transformers(spec) if spec.builder == "transformers" else hf.build_open_clip(spec)
+    )
+    inner = hf.inner_module(built)
+    return _with_published(built, inner, weights, hf.checkpoint_prefixes(built), lambda key: key)
+
+
+def _with_published(
+    network: torch.nn.Module,
+    inner: torch.nn.Module,
+    weights: Path | None,
+    prefixes: tuple[str, ...],
+    rename: Callable[[str], str | None],
+) -> torch.nn.Module:
+    """`network` with its published checkpoint read into `inner` (the part it fills),
+    whose keys the checkpoint names with `prefixes` and `rename`."""
     if weights is not None:
-        from atlaspatch.encoder_service.checkpoints import load_published
+        from atlaspatch.encoder_service.networks.checkpoints import load_published
 
         load_published(inner, weights, prefixes, rename)
     return network.eval()
-
-
-def _network_and_layout(spec: EncoderSpec):
-    """The network, the part of it the checkpoint fills, and how the checkpoint names it."""
-    if spec.builder == "ctranspath":
-        from atlaspatch.encoder_service.ctranspath import build_ctranspath, published_key
-
-        network = build_ctranspath()
-        return network, network, (), published_key
-    from atlaspatch.encoder_service import hf_networks
-
-    if spec.builder == "transformers":
-        built: torch.nn.Module = hf_networks.build_transformers(spec)
-    else:
-        built = hf_networks.build_open_clip(spec)
-    inner = hf_networks.inner_module(built)
-    return built, inner, hf_networks.checkpoint_prefixes(built), lambda key: key
 
 
 def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
@@ -75,11 +85,22 @@ def _torchvision_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Mo
     head = kwargs.pop("head")
     model = getattr(torchvision.models, spec.architecture)(weights=None, **kwargs)
     if weights is not None:
-        from atlaspatch.encoder_service.checkpoints import load_published
+        from atlaspatch.encoder_service.networks.checkpoints import load_published
 
         load_published(model, weights)
     setattr(model, head, torch.nn.Identity())
     return model.eval()
+
+
+# A builder for each kind of network a catalogue entry may name (spec.BUILDERS).
+BUILDERS: dict[str, Callable[[EncoderSpec, Path | None], torch.nn.Module]] = {
+    "timm": _timm_network,
+    "torchvision": _torchvision_network,
+    "transformers": _hf_network,
+    "open_clip": _hf_network,
+    "ctranspath": _ctranspath_network,
+    "external": _external_network,
+}
 
 
 def _load_by_position(model: torch.nn.Module, weights: Path) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.spec import EncoderSpec
 
 COLUMNS = (
     "name", "dim", "input", "resize, crop", "interpolation", "mean / std", "pooling",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from atlaspatch.encoder_service.external_networks import installed
+from atlaspatch.encoder_service.networks.external import installed
+from atlaspatch.encoder_service.networks.weights import WeightsNotFound, resolve_weights
 from atlaspatch.encoder_service.registry import EncoderRegistry
-from atlaspatch.encoder_service.weights import WeightsNotFound, resolve_weights
 
 COLUMNS = ("name", "dim", "weights from", "weights here", "licence", "also needs")
 

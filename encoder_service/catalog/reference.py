@@ -5,7 +5,8 @@ preprocessing and the reference's dimension."""
 
 from __future__ import annotations
 
-from atlaspatch.encoder_service.catalog import (
+from atlaspatch.encoder_service.catalog.hf import hf_specs
+from atlaspatch.encoder_service.catalog.shared import (
     CLIP_MEAN,
     CLIP_STD,
     HALF_MEAN,
@@ -13,14 +14,11 @@ from atlaspatch.encoder_service.catalog import (
     HOPTIMUS_MEAN,
     HOPTIMUS_STD,
     SWIGLU,
+    hub_weights,
 )
-from atlaspatch.encoder_service.spec import EncoderSpec, HubWeights, ManualWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights, ManualWeights
 
 CHIEF_DRIVE = "https://drive.google.com/uc?id=1_vgRF1QXa8sPCOpJ1S9BihwZhXQMOVJc"
-
-
-def hub_weights(repo: str, *filenames: str, gated: bool = False) -> HubWeights:
-    return HubWeights(repo, filenames or ("model.safetensors", "pytorch_model.bin"), gated)
 
 
 def _lunit(name: str, dim: int, timm_name: str, crop_pct: float) -> EncoderSpec:
@@ -110,7 +108,7 @@ def reference_specs() -> list[EncoderSpec]:
             model_kwargs={"img_size": 224, "num_classes": 0},
             family="pathology",
         ),
-        *_published_as_transformers_or_open_clip(),
+        *hf_specs(),  # published as transformers or open_clip models
         _external(
             "conch_v1",
             512,
@@ -145,9 +143,3 @@ def reference_specs() -> list[EncoderSpec]:
             license="cc-by-nc-nd-4.0",
         ),
     ]
-
-
-def _published_as_transformers_or_open_clip() -> list[EncoderSpec]:
-    from atlaspatch.encoder_service.catalog_hf import hf_specs
-
-    return hf_specs()

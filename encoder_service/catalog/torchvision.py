@@ -4,7 +4,7 @@ replaced by Identity, and the weights' own eval transform."""
 
 from __future__ import annotations
 
-from atlaspatch.encoder_service.spec import EncoderSpec, UrlWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, UrlWeights
 
 TORCHVISION_URL = "https://download.pytorch.org/models/"
 

@@ -1,0 +1,1 @@
+"""Users' own encoders: `--feature-plugin` files (this project's and AtlasPatch's API)."""

@@ -1,0 +1,1 @@
+"""Encoders in NVIDIA Triton: exported models, the Python backend's model, and forwarding."""
