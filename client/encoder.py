@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.tiles import TiledBatch, decode_batch
 from atlaspatch.client.in_process import service_libraries
 
@@ -30,7 +31,7 @@ class EncoderClient(Protocol):
         """Like embed, without waiting; the caller may reuse `patches` at once."""
         ...
 
-    def describe(self) -> dict[str, dict[str, Any]]:
+    def describe(self) -> dict[str, EncoderFacts]:
         """Load the encoders (or find them loaded) and give their facts, by name."""
         ...
 
@@ -62,7 +63,7 @@ class LocalEncoders:
             done.set_exception(exc)
         return done
 
-    def describe(self) -> dict[str, dict[str, Any]]:
+    def describe(self) -> dict[str, EncoderFacts]:
         facts = self._handler.load(self.names, self._precision)
         return dict(zip(self.names, facts, strict=True))
 

@@ -4,14 +4,13 @@ adapters (client/segmenter.py, client/encoder.py), so the pipeline does not know
 from __future__ import annotations
 
 import copy
-import json
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 
 from atlaspatch.api import wire
 from atlaspatch.api.buffers import keep_freed_buffers
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.errors import NotFound
 from atlaspatch.api.tiles import TiledBatch
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc, segmenter_pb2, segmenter_pb2_grpc
@@ -131,7 +130,7 @@ class RemoteEncoders:
             self._pinned.check(embedding.encoder, embedding.precision, embedding.weights_sha256)
         return {e.encoder: wire.embedding_from_proto(e) for e in response.embeddings}
 
-    def describe(self) -> dict[str, dict[str, Any]]:
+    def describe(self) -> dict[str, EncoderFacts]:
         precision = self._precision or self._pinned.precision()
         request = encoder_pb2.LoadRequest(encoders=self.names, precision=precision)
         # Loading may read gigabytes of weights: a generous deadline.
@@ -142,7 +141,7 @@ class RemoteEncoders:
         )
         for info in response.encoders:
             self._pinned.check(info.name, info.precision, info.weights_sha256)
-        facts = [json.loads(info.description_json) for info in response.encoders]
+        facts = [EncoderFacts.from_json(info.description_json) for info in response.encoders]
         return dict(zip(self.names, facts, strict=True))
 
     def only(self, names: list[str]) -> RemoteEncoders:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.encoder_service.networks.encoder import module_bytes
 
 
@@ -91,12 +92,11 @@ class CustomEncoder:
     def memory_bytes(self) -> int:
         return module_bytes(self._components.model)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "encoder": self.name,
-            "embedding_dim": self.embedding_dim,
-            "weights_source": self._source,
-            "weights_sha256": "",
-            "precision": self.precision,
-            "preprocessing": "the plugin's own preprocess",
-        }
+    def describe(self) -> EncoderFacts:
+        return EncoderFacts(
+            encoder=self.name,
+            embedding_dim=self.embedding_dim,
+            precision=self.precision,
+            weights_source=self._source,
+            preprocessing="the plugin's own preprocess",
+        )

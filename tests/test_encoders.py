@@ -132,7 +132,7 @@ def test_local_weights_are_loaded_and_the_head_dropped(tmp_path: Path, monkeypat
     monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path / "w"))
     encoder = EncoderRegistry().create("resnet18", "cpu", "float32")
     assert torch.equal(encoder.network.conv1.weight, state["conv1.weight"])
-    assert encoder.describe()["weights_origin"] == "local"
+    assert encoder.describe().weights_origin == "local"
     assert encoder.embed(torch.zeros(1, 224, 224, 3, dtype=torch.uint8)).shape == (1, 512)
 
 
@@ -170,3 +170,18 @@ def test_every_kind_of_network_has_its_builder() -> None:
 
     assert set(BUILDERS) == set(KINDS)
     assert {spec.builder for spec in builtin_specs()} <= set(BUILDERS)
+
+
+def test_encoder_facts_travel_as_json_and_are_written_as_attributes() -> None:
+    from atlaspatch.api.encoder_facts import EncoderFacts
+
+    facts = EncoderFacts(
+        "x", 8, "float16", "ab" * 32, preprocessing={"input_size": 224, "mean": [0.5, 0.5, 0.5]}
+    )
+    assert EncoderFacts.from_json(facts.to_json()) == facts
+    # A newer service may say more: the fields this client knows are kept.
+    assert EncoderFacts.from_json('{"encoder": "x", "embedding_dim": 8, "new": 1}').encoder == "x"
+    attributes = facts.attributes()
+    assert attributes["preprocessing"] == '{"input_size": 224, "mean": [0.5, 0.5, 0.5]}'
+    assert "architecture" not in attributes  # not known: written nowhere
+    assert facts.input_size == 224

@@ -246,7 +246,7 @@ def test_lunit_preprocessing_comes_from_its_repositorys_config(tmp_path: Path) -
         )
     )
     encoder = EncoderRegistry().create("lunit_resnet50_bt", weights_dir=tmp_path)
-    assert encoder.describe()["preprocessing"]["mean"] == mean
+    assert encoder.describe().preprocessing["mean"] == mean
     batch = patches(256)  # 224 / 0.875 = 256: nothing to resize, the centre 224 kept
     with torch.inference_mode():
         centre = batch[:, 16:240, 16:240]

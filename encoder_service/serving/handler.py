@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.errors import DeadlineExceeded, InvalidInput, NotFound, Unavailable, shown
 from atlaspatch.encoder_service.networks.encoder import Encoder
 from atlaspatch.encoder_service.networks.precision import checked_precision
@@ -119,14 +120,14 @@ class EncoderHandler:
             self._preloading = False
         self.ready = True
 
-    def load(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
+    def load(self, names: list[str], precision: str = "") -> list[EncoderFacts]:
         """Load `names` at `precision` (or find them loaded); their facts, in order."""
         self._check_ready()
         precision = self._precision(precision)
         entries = [self._loaded.get((name, precision)) for name in self._checked(names)]
         return [entry.encoder.describe() for entry in entries]
 
-    async def load_async(self, names: list[str], precision: str = "") -> list[dict[str, Any]]:
+    async def load_async(self, names: list[str], precision: str = "") -> list[EncoderFacts]:
         """`load` on the loading threads."""
         self.check(names)
         loop = asyncio.get_running_loop()
@@ -166,7 +167,7 @@ class EncoderHandler:
         results = await asyncio.gather(*(entry.submit(patches, deadline) for entry in entries))
         return [entry.embedded(matrix) for entry, matrix in zip(entries, results, strict=True)]
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[EncoderFacts]:
         """Every encoder loaded, at every precision."""
         return [entry.encoder.describe() for entry in self._loaded.entries()]
 

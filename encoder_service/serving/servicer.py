@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,6 +11,7 @@ import grpc
 
 from atlaspatch.api import wire
 from atlaspatch.api.cpus import usable_cpus
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.tiles import decode_batch
 from atlaspatch.api.v1 import encoder_pb2, encoder_pb2_grpc
 from atlaspatch.encoder_service.serving.byte_budget import ByteBudget
@@ -99,14 +99,12 @@ def _response(results: list) -> encoder_pb2.EmbedResponse:
     )
 
 
-def _info(facts: dict[str, Any]) -> encoder_pb2.EncoderInfo:
-    preprocessing = facts.get("preprocessing")
-    input_size = preprocessing.get("input_size", 0) if isinstance(preprocessing, dict) else 0
+def _info(facts: EncoderFacts) -> encoder_pb2.EncoderInfo:
     return encoder_pb2.EncoderInfo(
-        name=facts["encoder"],
-        embedding_dim=int(facts["embedding_dim"]),
-        input_size=int(input_size),
-        weights_sha256=facts.get("weights_sha256", ""),
-        precision=facts.get("precision", ""),
-        description_json=json.dumps(facts, sort_keys=True, default=str),
+        name=facts.encoder,
+        embedding_dim=facts.embedding_dim,
+        input_size=facts.input_size,
+        weights_sha256=facts.weights_sha256,
+        precision=facts.precision,
+        description_json=facts.to_json(),
     )

@@ -65,7 +65,7 @@ def export_encoders(
             encoder = registry.create(spec.name, "cpu", options.precision, options.weights_dir)
             assert isinstance(encoder, NetworkEncoder)  # built-in specs build timm encoders
             trace_encoder(encoder).save(str(version / "model.pt"))
-            sha256 = encoder.describe()["weights_sha256"]
+            sha256 = encoder.describe().weights_sha256
         config = encoder_config(spec, options, sha256)
         (folder / "config.pbtxt").write_text(text_format.MessageToString(config))
         written.append(folder)

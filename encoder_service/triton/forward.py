@@ -16,6 +16,7 @@ import torch
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.errors import InvalidInput, Refused
 from atlaspatch.api.hosting.triton import triton_error
 from atlaspatch.encoder_service.registry import EncoderRegistry, UnknownEncoder
@@ -155,20 +156,20 @@ class TritonEncoder:
     def memory_bytes(self) -> int:
         return 0  # held by Triton, not here
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> EncoderFacts:
         facts = self._facts
         preprocessing = json.loads(facts["preprocessing"]) if facts.get("preprocessing") else {}
-        return {
-            "encoder": self.name,
-            "embedding_dim": self.embedding_dim,
-            "architecture": facts.get("architecture", ""),
-            "weights_source": facts.get("weights_source", ""),
-            "weights_sha256": facts.get("weights_sha256", ""),
-            "precision": facts.get("precision", ""),
-            "features_version": int(facts.get("features_version") or 1),
-            "preprocessing": preprocessing,
-            "served_by": f"triton {self._source.url} model {self.name} v{self._version}",
-        }
+        return EncoderFacts(
+            encoder=self.name,
+            embedding_dim=self.embedding_dim,
+            precision=facts.get("precision", ""),
+            weights_sha256=facts.get("weights_sha256", ""),
+            weights_source=facts.get("weights_source", ""),
+            architecture=facts.get("architecture", ""),
+            features_version=int(facts.get("features_version") or 1),
+            preprocessing=preprocessing,
+            served_by=f"triton {self._source.url} model {self.name} v{self._version}",
+        )
 
     def _infer(self, array: np.ndarray) -> np.ndarray:
         request = triton.InferInput(self._input, list(array.shape), "UINT8")

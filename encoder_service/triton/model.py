@@ -29,7 +29,7 @@ class TritonPythonModel:
             weights_dir=facts.get("weights_dir") or None,
         )
         expected = facts.get("weights_sha256")
-        loaded = self.encoder.describe()["weights_sha256"]
+        loaded = self.encoder.describe().weights_sha256
         if expected and loaded != expected:
             # Refuse to serve other weights than the ones the repository was exported with.
             raise RuntimeError(

@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
 from atlaspatch.orchestrator.output.writer import COORDS_COMPLETE
@@ -136,16 +137,20 @@ def _reference_mismatch(attrs: dict, settings: CoordsSettings) -> str | None:
     return "; ".join(differences) or None
 
 
-def feature_mismatch(existing: ExistingOutput, wanted: dict[str, dict]) -> str | None:
+def feature_mismatch(existing: ExistingOutput, wanted: dict[str, EncoderFacts]) -> str | None:
     """How the feature sets already there differ from the encoders this run would use
     (weights, precision, dimension), or None when they are the same."""
     differences = []
     for name, facts in wanted.items():
-        there_dim, asked_dim = existing.complete_features.get(name), facts.get("embedding_dim")
-        if there_dim is not None and asked_dim is not None and there_dim != int(asked_dim):
+        there_dim, asked_dim = existing.complete_features.get(name), facts.embedding_dim
+        if there_dim is not None and there_dim != asked_dim:
             differences.append(f"features/{name} dimension {there_dim} there, {asked_dim} asked")
         for key in FEATURE_FACTS:
-            there, asked = existing.features[name][key], str(facts.get(key, ""))
+            asked_value = getattr(facts, key)
+            there, asked = (
+                existing.features[name][key],
+                "" if asked_value is None else str(asked_value),
+            )
             if key == "features_version" and not there:
                 there = FEATURES_VERSION_BEFORE_RECORDING
             if there and asked and there != asked:

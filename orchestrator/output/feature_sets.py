@@ -9,13 +9,13 @@ what was written, and computes the rest again.
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
-from typing import Any
 
 import h5py
 import numpy as np
+
+from atlaspatch.api.encoder_facts import EncoderFacts
 
 FEATURES_GROUP = "features"
 CHECKSUMS_GROUP = "feature_checksums"
@@ -36,9 +36,7 @@ class FeatureSets:
         self._checksums = {name: _checksum_log(checksums, name) for name in datasets}
 
     @classmethod
-    def create(
-        cls, h5: h5py.File, descriptions: dict[str, dict[str, Any]], rows: int
-    ) -> FeatureSets:
+    def create(cls, h5: h5py.File, descriptions: dict[str, EncoderFacts], rows: int) -> FeatureSets:
         """New, empty feature sets (replacing any of the same name), one per encoder."""
         group = h5.require_group(FEATURES_GROUP)
         checksums = h5.require_group(CHECKSUMS_GROUP)
@@ -47,15 +45,12 @@ class FeatureSets:
             for old in (group, checksums):
                 if name in old:
                     del old[name]
-            dim = int(facts["embedding_dim"])
+            dim = facts.embedding_dim
             dataset = group.create_dataset(
                 name, shape=(rows, dim), dtype="float32", chunks=(max(1, min(rows, 256)), dim)
             )
             dataset.attrs[ROWS_DONE] = 0
-            for key, value in facts.items():
-                dataset.attrs[key] = (
-                    value if isinstance(value, (str, int, float)) else json.dumps(value)
-                )
+            dataset.attrs.update(facts.attributes())
             datasets[name] = dataset
         return cls(h5, datasets)
 

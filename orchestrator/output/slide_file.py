@@ -19,6 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.output.attributes import file_attributes
 from atlaspatch.orchestrator.output.existing import (
@@ -61,7 +62,9 @@ class SlideFile:
         """The existing file: whether its coordinates fit, and the feature sets it holds."""
         return inspect_existing(self.path, expected)
 
-    def features_differ(self, existing: ExistingOutput, wanted: dict[str, dict]) -> str | None:
+    def features_differ(
+        self, existing: ExistingOutput, wanted: dict[str, EncoderFacts]
+    ) -> str | None:
         """How the feature sets there differ from the encoders' facts, or None."""
         return feature_mismatch(existing, wanted)
 
@@ -112,11 +115,13 @@ class SlideFile:
         os.replace(self.leftover, self.path)
 
     @contextmanager
-    def adding(self, descriptions: dict[str, dict]) -> Iterator[tuple[StoredPatches, FeatureSets]]:
+    def adding(
+        self, descriptions: dict[str, EncoderFacts]
+    ) -> Iterator[tuple[StoredPatches, FeatureSets]]:
         """New feature sets for the existing file's patches, written on a copy that is renamed
         over it when complete."""
         temporary = partial_path(self.path)
-        dims = [int(facts["embedding_dim"]) for facts in descriptions.values()]
+        dims = [facts.embedding_dim for facts in descriptions.values()]
         with h5py.File(self.path, "r") as h5:
             size = output_bytes(len(h5["coords"]), dims) - output_bytes(len(h5["coords"]), [])
         check_room(self.path.parent, temporary.name, self.path.stat().st_size + size)

@@ -80,7 +80,7 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
     # With features to compute, a run that dies while embedding leaves a file to resume.
     resumable = job.features is not None
     facts = job.features.encoders.describe() if job.features is not None else {}
-    size = output_bytes(len(plan.xy), [int(f["embedding_dim"]) for f in facts.values()])
+    size = output_bytes(len(plan.xy), [f.embedding_dim for f in facts.values()])
     provenance = job.segmenter_provenance
     with out.create(
         slide, plan.geometry, job.coords, job.run, provenance, resumable, size

@@ -93,7 +93,7 @@ class Slide:
         with `patches.xy`."""
         facts = encoders.describe()
         rows = {
-            name: np.empty((len(patches.xy), int(fact["embedding_dim"])), np.float32)
+            name: np.empty((len(patches.xy), fact.embedding_dim), np.float32)
             for name, fact in facts.items()
         }
 
