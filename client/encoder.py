@@ -35,6 +35,15 @@ class EncoderClient(Protocol):
         """Load the encoders (or find them loaded) and give their facts, by name."""
         ...
 
+    def known_facts(self) -> dict[str, EncoderFacts]:
+        """Their facts, by name, without loading them in this process (what decides whether
+        finished slides are reused); missing weights are a NotFound."""
+        ...
+
+    def check(self) -> None:
+        """Refuse what can be refused before any slide: unknown names, a refused token."""
+        ...
+
     def only(self, names: list[str]) -> EncoderClient:
         """The same encoders' client for some of their names."""
         ...
@@ -67,6 +76,13 @@ class LocalEncoders:
         facts = self._handler.load(self.names, self._precision)
         return dict(zip(self.names, facts, strict=True))
 
+    def known_facts(self) -> dict[str, EncoderFacts]:
+        facts = self._handler.facts(self.names, self._precision)
+        return dict(zip(self.names, facts, strict=True))
+
+    def check(self) -> None:
+        self._handler.check_known(self.names)
+
     def only(self, names: list[str]) -> LocalEncoders:
         return LocalEncoders(self._handler, names, self._precision)
 
@@ -80,13 +96,13 @@ def local_encoders(
     plugin_workers: int = 1,
     batch_size: int = 0,
 ) -> LocalEncoders:
-    """`names` loaded in this process on `device` (cuda falls back to the CPU), at
-    `precision` ("": the default for the device), warmed up at `batch_size`."""
+    """`names` in this process on `device` (cuda falls back to the CPU), at `precision` ("":
+    the default for the device), each loaded when first used and warmed up at `batch_size`."""
     with service_libraries("Patch encoders", "--encoder-url"):
         from atlaspatch.encoder_service.serving.handler import EncoderHandler
         from atlaspatch.encoder_service.serving.sources import encoder_source
 
         source, device = encoder_source(plugins, device, precision, plugin_workers)
         handler = EncoderHandler(source, device, precision, weights_dir, warm_up_batch=batch_size)
-        handler.preload(names)
+        handler.preload([])  # ready: each encoder loads when first used
     return LocalEncoders(handler, names, precision)

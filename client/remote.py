@@ -144,6 +144,12 @@ class RemoteEncoders:
         facts = [EncoderFacts.from_json(info.description_json) for info in response.encoders]
         return dict(zip(self.names, facts, strict=True))
 
+    def known_facts(self) -> dict[str, EncoderFacts]:
+        return self.describe()  # the service loads them: nothing is loaded here
+
+    def check(self) -> None:
+        self.describe()
+
     def only(self, names: list[str]) -> RemoteEncoders:
         subset = copy.copy(self)  # the same channel and request threads
         subset.names = names

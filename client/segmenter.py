@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from atlaspatch.api.errors import NotFound
+from atlaspatch.api.names import TISSUE_MODELS
 from atlaspatch.client.in_process import service_libraries
 
 if TYPE_CHECKING:
@@ -24,18 +28,52 @@ class SegmenterClient(Protocol):
 
 
 class LocalSegmenter:
-    def __init__(self, handler: SegmenterHandler):
-        self._handler = handler
+    """The segmenter service's handler in this process, built when it first segments (a
+    rerun over finished slides builds nothing); its provenance is known before."""
+
+    def __init__(self, model: str, device: str, checkpoint: Path | None = None):
+        self._model, self._device, self._checkpoint = model, device, checkpoint
+        self._handler: SegmenterHandler | None = None
+        self._failed: Exception | None = None
+        self._lock = threading.Lock()
 
     def segment(self, thumbnails: list[np.ndarray]) -> list[np.ndarray]:
-        return self._handler.segment(self._handler.model, thumbnails)
+        handler = self._built()
+        return handler.segment(handler.model, thumbnails)
 
     def provenance(self) -> dict[str, str]:
-        return self._handler.provenance()
+        if self._handler is not None:
+            return self._handler.provenance()
+        with service_libraries("Tissue models", "--segmenter-url"):
+            from atlaspatch.segmenter_service.backend import segmenter_provenance
+
+            return segmenter_provenance(self._model, self._checkpoint)
+
+    def _built(self) -> SegmenterHandler:
+        with self._lock:
+            if self._failed is not None:  # once: every later batch fails the same way
+                raise self._failed
+            if self._handler is None:
+                try:
+                    with service_libraries("Tissue models", "--segmenter-url"):
+                        from atlaspatch.segmenter_service.handler import build_segmenter_handler
+
+                        self._handler = build_segmenter_handler(
+                            self._model, self._device, self._checkpoint
+                        )
+                except Exception as exc:
+                    self._failed = exc
+                    raise
+            return self._handler
 
 
 def local_segmenter(model: str, device: str, checkpoint: Path | None = None) -> LocalSegmenter:
-    with service_libraries("Tissue models", "--segmenter-url"):
-        from atlaspatch.segmenter_service.handler import build_segmenter_handler
-
-        return LocalSegmenter(build_segmenter_handler(model, device, checkpoint))
+    """`model` in this process on `device`; unknown names are refused here."""
+    if model not in TISSUE_MODELS:
+        raise NotFound(f"unknown tissue model {model!r}; choose one of {', '.join(TISSUE_MODELS)}")
+    if model == "sam2":  # said now, not when the first slide is segmented
+        with service_libraries("Tissue models", "--segmenter-url"):
+            for library in ("torch", "sam2"):
+                if importlib.util.find_spec(library) is None:
+                    raise ModuleNotFoundError(f"No module named {library!r}", name=library)
+    return LocalSegmenter(model, device, checkpoint)

@@ -58,6 +58,17 @@ def register_custom_encoder(
     )
 
 
+def custom_facts(entry: CustomEncoderEntry, precision: str) -> EncoderFacts:
+    """What a plugin's encoder says of itself, known before its loader runs."""
+    return EncoderFacts(
+        encoder=entry.name,
+        embedding_dim=entry.embedding_dim,
+        precision=precision,
+        weights_source=entry.source,
+        preprocessing="the plugin's own preprocess",
+    )
+
+
 class CustomEncoder:
     def __init__(self, entry: CustomEncoderEntry, device: str, precision: str, dtype: torch.dtype):
         self.name = entry.name
@@ -67,7 +78,7 @@ class CustomEncoder:
         self.precision = precision
         self._components = entry.loader(self.device, dtype)
         self._pool = ThreadPoolExecutor(entry.num_workers, thread_name_prefix=f"{entry.name}-pre")
-        self._source = entry.source
+        self._entry = entry
 
     @torch.inference_mode()
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
@@ -93,10 +104,4 @@ class CustomEncoder:
         return module_bytes(self._components.model)
 
     def describe(self) -> EncoderFacts:
-        return EncoderFacts(
-            encoder=self.name,
-            embedding_dim=self.embedding_dim,
-            precision=self.precision,
-            weights_source=self._source,
-            preprocessing="the plugin's own preprocess",
-        )
+        return custom_facts(self._entry, self.precision)

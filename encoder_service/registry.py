@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.api.errors import InvalidInput, NotFound, shown
 from atlaspatch.encoder_service.catalog import builtin_specs
 from atlaspatch.encoder_service.catalog.hub_preprocessing import (
@@ -12,8 +13,8 @@ from atlaspatch.encoder_service.catalog.hub_preprocessing import (
     with_hub_preprocessing,
 )
 from atlaspatch.encoder_service.catalog.spec import EncoderSpec
-from atlaspatch.encoder_service.custom import CustomEncoder, CustomEncoderEntry
-from atlaspatch.encoder_service.networks.encoder import Encoder, NetworkEncoder
+from atlaspatch.encoder_service.custom import CustomEncoder, CustomEncoderEntry, custom_facts
+from atlaspatch.encoder_service.networks.encoder import Encoder, NetworkEncoder, network_facts
 from atlaspatch.encoder_service.networks.external import check_installed
 from atlaspatch.encoder_service.networks.precision import (
     PRECISION_BYTES,
@@ -104,6 +105,33 @@ class EncoderRegistry:
             spec = with_hub_preprocessing(spec, weights.path)
         network = build_network(spec, weights.path)
         return NetworkEncoder(spec, network, device, precision, weights.sha256(), weights.origin)
+
+    def check_known(self, name: str) -> None:
+        if name not in self._specs and name not in self._custom:
+            raise self._unknown(name)
+
+    def facts(
+        self,
+        name: str,
+        device: str = "cpu",
+        precision: str = "float32",
+        weights_dir: Path | None = None,
+        allow_download: bool = False,
+    ) -> EncoderFacts:
+        """What `create` would make computes, from the catalogue and the weights file alone:
+        nothing is built (a rerun over finished slides decides on these). Missing weights are
+        WeightsNotFound, as for `create`."""
+        checked_precision(precision)
+        custom = self._custom.get(name)
+        if custom is not None:
+            return custom_facts(custom, precision)
+        spec = self._specs.get(name)
+        if spec is None:
+            raise self._unknown(name)
+        weights = resolve_weights(spec, weights_dir, allow_download)
+        if spec.preprocessing_from_hub:
+            spec = with_hub_preprocessing(spec, weights.path)
+        return network_facts(spec, precision, weights.sha256(), weights.origin)
 
     def _unknown(self, name: str) -> UnknownEncoder:
         # Matching costs the product of the lengths: a name no encoder has is not compared.

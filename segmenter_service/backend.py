@@ -28,6 +28,19 @@ class SegmenterBackend(Protocol):
         ...
 
 
+def segmenter_provenance(name: str, checkpoint: Path | None = None) -> dict[str, str]:
+    """What `create_segmenter` would make says of itself, without making it (no torch):
+    SAM2's from its checkpoint file, which must be here."""
+    if name == "sam2":
+        from atlaspatch.api.hosting.model_files import file_sha256
+        from atlaspatch.segmenter_service.checkpoint import resolve_sam2_checkpoint
+        from atlaspatch.segmenter_service.sam2_backend import sam2_provenance
+
+        path = resolve_sam2_checkpoint(checkpoint)
+        return sam2_provenance(path, file_sha256(path))
+    return create_segmenter(name).provenance()  # otsu: nothing to load
+
+
 def create_segmenter(
     name: str, device: str = "cpu", checkpoint: Path | None = None
 ) -> SegmenterBackend:

@@ -76,9 +76,13 @@ class Sam2Segmenter:
         return results
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "tissue_model": "sam2",
-            "sam2_config": SAM2_CONFIG,
-            "checkpoint": str(self.checkpoint),
-            "checkpoint_sha256": self._checkpoint_sha256,
-        }
+        return sam2_provenance(self.checkpoint, self._checkpoint_sha256)
+
+
+def sam2_provenance(checkpoint: Path, checkpoint_sha256: str) -> dict[str, str]:
+    return {
+        "tissue_model": "sam2",
+        "sam2_config": SAM2_CONFIG,
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": checkpoint_sha256,
+    }

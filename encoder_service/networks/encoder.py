@@ -47,6 +47,23 @@ def module_bytes(module: torch.nn.Module) -> int:
     return sum(tensor.numel() * tensor.element_size() for tensor in tensors)
 
 
+def network_facts(
+    spec: EncoderSpec, precision: str, weights_sha256: str, weights_origin: str
+) -> EncoderFacts:
+    """What a network built from `spec` with these weights computes: known before it is."""
+    return EncoderFacts(
+        encoder=spec.name,
+        embedding_dim=spec.embedding_dim,
+        precision=precision,
+        weights_sha256=weights_sha256,
+        weights_source=spec.weights_label,
+        weights_origin=weights_origin,
+        architecture=spec.architecture,
+        features_version=spec.features_version,
+        preprocessing=spec.preprocessing(),
+    )
+
+
 class NetworkEncoder:
     def __init__(
         self,
@@ -121,14 +138,4 @@ class NetworkEncoder:
         return module_bytes(self.network)
 
     def describe(self) -> EncoderFacts:
-        return EncoderFacts(
-            encoder=self.name,
-            embedding_dim=self.embedding_dim,
-            precision=self.precision,
-            weights_sha256=self._weights_sha256,
-            weights_source=self.spec.weights_label,
-            weights_origin=self._weights_origin,
-            architecture=self.spec.architecture,
-            features_version=self.spec.features_version,
-            preprocessing=self.spec.preprocessing(),
-        )
+        return network_facts(self.spec, self.precision, self._weights_sha256, self._weights_origin)

@@ -15,7 +15,6 @@ import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from atlaspatch.api.errors import DeadlineExceeded, InvalidInput, NotFound, Unav
 from atlaspatch.encoder_service.networks.encoder import Encoder
 from atlaspatch.encoder_service.networks.precision import checked_precision
 from atlaspatch.encoder_service.serving.batcher import BatchObserver, DynamicBatcher
+from atlaspatch.encoder_service.serving.encoder_source import EncoderSource
 from atlaspatch.encoder_service.serving.entries import (
     Batching,
     Embedded,
@@ -44,28 +44,6 @@ warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserW
 
 class NotReady(Unavailable):
     pass
-
-
-class EncoderSource(Protocol):
-    """Makes encoders by name: the registry (local models) or Triton (forwarded models).
-    A source that `batches_itself` gets each request at once, many at a time, instead of
-    requests merged here first."""
-
-    batches_itself: bool
-
-    def default_precision(self, device: str) -> str:
-        """The precision of a request that names none ("" where each model has its own)."""
-        ...
-
-    def create(
-        self, name: str, device: str, precision: str, weights_dir: Any, allow_download: bool
-    ) -> Encoder: ...
-
-    def estimated_bytes(
-        self, name: str, precision: str, weights_dir: Any, allow_download: bool
-    ) -> int | None:
-        """What `create` would hold here (None: not known before)."""
-        ...
 
 
 MAX_NAME_LENGTH = 200
@@ -109,6 +87,8 @@ class EncoderHandler:
         )
         self._preloading = False
         self.ready = False
+        # Facts of encoders not loaded, by (name, precision): their weights hashed once.
+        self._facts: dict[tuple[str, str], EncoderFacts] = {}
 
     def preload(self, names: list[str], precision: str = "") -> None:
         """Load `names` before the first request; the handler is ready after it."""
@@ -144,6 +124,28 @@ class EncoderHandler:
             ]
             results.append(entry.embedded(np.concatenate(parts)))
         return results
+
+    def facts(self, names: list[str], precision: str = "") -> list[EncoderFacts]:
+        """The facts of `names` at `precision`, in order, from the loaded encoders or, for
+        the others, from their catalogue entry and weights file: nothing is loaded."""
+        precision = self._precision(precision)
+        known = {
+            (e.encoder.name, e.precision): e.encoder.describe() for e in self._loaded.entries()
+        }
+        found = []
+        for name in self._checked(names):
+            key = (name, precision)
+            if key not in known and key not in self._facts:
+                self._facts[key] = self._source.facts(
+                    name, self._device, precision, self._weights_dir, False
+                )
+            found.append(known.get(key) or self._facts[key])
+        return found
+
+    def check_known(self, names: list[str]) -> None:
+        """Refuse names no encoder has, before anything is loaded."""
+        for name in self._checked(names):
+            self._source.check_known(name)
 
     def check(self, names: list[str]) -> None:
         """What can be said of a request before its patches are decoded."""

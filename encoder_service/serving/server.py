@@ -7,7 +7,8 @@ from pathlib import Path
 from atlaspatch.api.hosting.metrics import ServiceMetrics
 from atlaspatch.api.hosting.server import ModelServer, ServerSettings
 from atlaspatch.api.v1 import encoder_pb2_grpc
-from atlaspatch.encoder_service.serving.handler import Batching, EncoderHandler, EncoderSource
+from atlaspatch.encoder_service.serving.encoder_source import EncoderSource
+from atlaspatch.encoder_service.serving.handler import Batching, EncoderHandler
 from atlaspatch.encoder_service.serving.load_policy import LoadPolicy
 from atlaspatch.encoder_service.serving.servicer import EncoderServicer
 from atlaspatch.encoder_service.slide_encoders.host import SlideEncoderHost

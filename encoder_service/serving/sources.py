@@ -7,7 +7,7 @@ from pathlib import Path
 from atlaspatch.api.hosting.devices import resolve_device
 from atlaspatch.encoder_service.networks.precision import default_precision
 from atlaspatch.encoder_service.plugins.loading import registry_with_plugins
-from atlaspatch.encoder_service.serving.handler import EncoderSource
+from atlaspatch.encoder_service.serving.encoder_source import EncoderSource
 
 
 def encoder_source(

@@ -48,6 +48,12 @@ class TritonEncoders:
     def estimated_bytes(self, *args: Any, **kwargs: Any) -> int | None:
         return 0  # Triton holds the weights, not this process
 
+    def check_known(self, name: str) -> None:
+        pass  # Triton's models are known when they are asked for (create)
+
+    def facts(self, name: str, *args: Any, **kwargs: Any) -> EncoderFacts:
+        return self.create(name, *args, **kwargs).describe()  # a handle: nothing is loaded
+
     def create(
         self,
         name: str,

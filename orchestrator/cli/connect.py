@@ -23,7 +23,8 @@ def connect_segmenter(options: dict[str, Any]) -> SegmenterClient:
 
 
 def connect_encoders(options: dict[str, Any]) -> EncoderClient:
-    """The encoders of --feature-extractors, loaded (or found loaded) and described."""
+    """The encoders of --feature-extractors, their names checked; in this process each loads
+    when a slide first needs it."""
     names = split_names(options["feature_extractors"])
     precision = options["feature_precision"] or ""  # "": the handler's default
     encoders: EncoderClient
@@ -40,7 +41,7 @@ def connect_encoders(options: dict[str, Any]) -> EncoderClient:
             options["feature_num_workers"],
             options["feature_batch_size"],
         )
-    encoders.describe()  # fails early: unknown names, missing weights, a refused token
+    encoders.check()  # fails early: unknown names, a refused token (nothing loads here yet)
     return encoders
 
 

@@ -104,10 +104,12 @@ def _mismatch(
         for name in names
         if stored.get(name) != wanted[name]
     ]
+    # Empty where the tissue model could not be asked (its weights are not here): not
+    # compared, and the decision says so.
     there, asked = attrs.get("tissue_model"), segmenter.get("tissue_model")
-    if there != asked:
+    if segmenter and there != asked:
         differences.append(f"tissue model {there!r} there, {asked!r} asked")
-    elif attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
+    elif segmenter and attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
         differences.append("a different SAM2 checkpoint")
     stored_override = json.loads(attrs.get("mpp_override", "null"))
     if stored_override != mpp_override:

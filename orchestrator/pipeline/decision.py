@@ -29,6 +29,28 @@ COMPUTE = Decision(Action.COMPUTE)
 
 
 def decide(source: SlideSource, job: Job) -> Decision:
+    """What to do with the slide; one that needs a model that cannot run here fails at once,
+    before it is opened."""
+    return _runnable(_decision(source, job), job)
+
+
+def _runnable(decision: Decision, job: Job) -> Decision:
+    needs_segmenter = decision.action is Action.COMPUTE
+    needs_encoders = job.features is not None and decision.action in (
+        Action.COMPUTE,
+        Action.RESUME,
+        Action.ADD_FEATURES,
+    )
+    for needed, problem, why in (
+        (needs_segmenter, job.segmenter_problem, "it cannot be segmented here"),
+        (needs_encoders, job.features_problem, "its features cannot be computed here"),
+    ):
+        if needed and problem is not None:
+            return Decision(Action.FAIL, f"{why}: {problem}")
+    return decision
+
+
+def _decision(source: SlideSource, job: Job) -> Decision:
     if source.same_stem:
         others = ", ".join(str(path) for path in source.same_stem)
         return Decision(
@@ -62,12 +84,13 @@ def decide(source: SlideSource, job: Job) -> Decision:
         )
     if job.features is None:
         why = "output exists" + ("" if job.run.skip_existing else " (use --force to overwrite)")
-        return Decision(Action.SKIP, why)
+        return Decision(Action.SKIP, why + _unchecked(job))
     names = job.features.names
     # An incomplete set (fewer rows than coords, not all written) is computed anew.
     present = [name for name in names if name in existing.complete_features]
-    if present:
-        wanted = job.features.encoders.only(present).describe()
+    if present and job.features_problem is None:
+        # Known without loading the encoders: a rerun over finished slides loads nothing.
+        wanted = job.features.encoders.only(present).known_facts()
         differs = out.features_differ(existing, wanted)
         if differs:
             return Decision(
@@ -75,8 +98,21 @@ def decide(source: SlideSource, job: Job) -> Decision:
             )
     missing = tuple(name for name in names if name not in existing.complete_features)
     if not missing:
-        return Decision(Action.SKIP, "coordinates and features exist")
+        return Decision(Action.SKIP, "coordinates and features exist" + _unchecked(job))
     return Decision(Action.ADD_FEATURES, changes(existing, missing), missing)
+
+
+def _unchecked(job: Job) -> str:
+    """What a reused file could not be compared with, and why."""
+    missing = [
+        f"{what} ({problem})"
+        for what, problem in (
+            ("the tissue model", job.segmenter_problem),
+            ("the encoders", job.features_problem),
+        )
+        if problem is not None
+    ]
+    return f"; not compared with {' and '.join(missing)}" if missing else ""
 
 
 def _forced(existing: ExistingOutput, job: Job) -> Decision:

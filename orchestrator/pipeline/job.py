@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from atlaspatch.api.errors import ServiceError
 from atlaspatch.client.segmenter import SegmenterClient
 from atlaspatch.orchestrator.output.existing import Expected
 from atlaspatch.orchestrator.output.slide_file import SlideFile
@@ -21,6 +22,10 @@ class Job:
     features: FeatureSettings | None = None  # None: no features
     # The segmenter's provenance, asked once: it goes into every file and decides reuse.
     segmenter_provenance: dict[str, str] = field(default_factory=dict)
+    # Why the segmenter or the encoders cannot run here (weights missing, say): slides that
+    # need them fail at once with it; finished slides are reused without them.
+    segmenter_problem: ServiceError | None = None
+    features_problem: ServiceError | None = None
 
     @classmethod
     def create(
@@ -30,8 +35,24 @@ class Job:
         coords: CoordsSettings | None = None,
         features: FeatureSettings | None = None,
     ) -> Job:
-        provenance = segmenter.provenance() if coords is not None else {}
-        return cls(run, segmenter, coords, features, provenance)
+        """The job, its models asked what they are without loading them (they load when a
+        slide first needs them)."""
+        provenance: dict[str, str] = {}
+        segmenter_problem = features_problem = None
+        try:
+            provenance = segmenter.provenance()
+        except ServiceError as exc:
+            segmenter_problem = exc
+        if features is not None:
+            try:
+                features.encoders.known_facts()
+            except ServiceError as exc:
+                features_problem = exc
+        if coords is None:
+            provenance = {}  # masks only: no file records it
+        return cls(
+            run, segmenter, coords, features, provenance, segmenter_problem, features_problem
+        )
 
     def slide_file(self, source: SlideSource) -> SlideFile:
         return SlideFile(self.run.patches_dir, source.stem)

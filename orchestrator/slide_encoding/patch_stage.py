@@ -35,6 +35,7 @@ def prepare_patch_files(
     segmenter = connect_segmenter(options)
     try:
         encoders = connect_encoders({**options, "feature_extractors": ",".join(patch_encoders)})
+        encoders.known_facts()  # their weights are here (nothing is loaded yet)
     except ServiceError as exc:  # unknown here, weights missing, a service refusing
         return _as_they_are(sources, Job.create(run, segmenter, coords), patch_encoders, exc)
     features = settings_from(FeatureSettings, options, encoders=encoders)
