@@ -28,8 +28,15 @@ def fingerprint(spec: EncoderSpec) -> str:
         for field in dataclasses.fields(spec)
         if field.name not in NOT_FEATURES
     }
-    text = json.dumps(facts, sort_keys=True, default=repr)
+    text = json.dumps(facts, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: object) -> object:
+    """A builder's parameters as their kind and fields; anything else as its repr."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"kind": type(value).__name__, **dataclasses.asdict(value)}
+    return repr(value)
 
 
 def current() -> dict[str, dict]:

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from atlaspatch.encoder_service.catalog import builtin_specs
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, TransformersParams
 from atlaspatch.encoder_service.networks.build import build_network
 from atlaspatch.encoder_service.networks.encoder import NetworkEncoder
 from atlaspatch.encoder_service.networks.external import MissingPackage
@@ -101,9 +101,9 @@ def published_config(repo: str, filename: str = "config.json") -> dict:
 
 def encoder_with_config(name: str, config: dict) -> EncoderSpec:
     """`name`'s entry (loader, preprocessing, pooling) around another configuration."""
-    facts = SPECS[name].model_kwargs
-    spec = dataclasses.replace(SPECS[name], model_kwargs={**facts, "config": config})
-    return spec
+    params = SPECS[name].params
+    assert isinstance(params, TransformersParams)
+    return dataclasses.replace(SPECS[name], params=dataclasses.replace(params, config=config))
 
 
 def test_transformers_clip_from_the_full_clip_checkpoint(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ DINOv3 and OpenAI's for CLIP (with its projection, as the reference's dimensions
 from __future__ import annotations
 
 from atlaspatch.encoder_service.catalog.shared import CLIP_MEAN, CLIP_STD, SAT_MEAN, SAT_STD
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights, WheelWeights
+from atlaspatch.encoder_service.catalog.spec import (
+    EncoderSpec,
+    HubWeights,
+    OpenClipParams,
+    TimmParams,
+    WheelWeights,
+)
 
 
 def _timm(name: str, dim: int, timm_name: str, family: str, **facts) -> EncoderSpec:
@@ -39,7 +45,7 @@ def _clip(
         input_size=input_size,
         mean=CLIP_MEAN,
         std=CLIP_STD,
-        model_kwargs={"open_clip_model": open_clip_model},
+        params=OpenClipParams(model=open_clip_model),
         family="clip",
         license="mit",
         builder="open_clip",
@@ -54,7 +60,7 @@ def general_specs() -> list[EncoderSpec]:
     # timm's equivalent networks with its converted weights, pooled the same way.
     dinov3 = {
         "interpolation": "bilinear",
-        "model_kwargs": {"num_classes": 0, "global_pool": "token"},
+        "params": TimmParams({"num_classes": 0, "global_pool": "token"}),
         "license": "dinov3-license",
         "features_version": 2,
     }

@@ -12,20 +12,25 @@ from atlaspatch.encoder_service.catalog.shared import (
     HALF_STD,
 )
 from atlaspatch.encoder_service.catalog.shared import hub_weights as _hub
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights
+from atlaspatch.encoder_service.catalog.spec import (
+    EncoderSpec,
+    HubWeights,
+    OpenClipParams,
+    TransformersParams,
+)
 
 # The image tower of BiomedCLIP and QuiltNet-B-16-PMB (their open_clip_config.json): timm's
 # ViT-B/16 with its tokens unpooled, then a linear projection.
-PUBMEDBERT_CLIP_TOWER = {
-    "embed_dim": 512,
-    "vision_cfg": {
+PUBMEDBERT_CLIP_TOWER = OpenClipParams(
+    embed_dim=512,
+    vision_cfg={
         "timm_model_name": "vit_base_patch16_224",
         "timm_model_pretrained": False,
         "timm_pool": "",
         "timm_proj": "linear",
         "image_size": 224,
     },
-}
+)
 HIBOU_MEAN = (0.7068, 0.5755, 0.722)
 HIBOU_STD = (0.195, 0.2316, 0.1816)
 
@@ -33,19 +38,13 @@ HIBOU_STD = (0.195, 0.2316, 0.1816)
 def _transformers(
     name: str, dim: int, repo: str, model_class: str, config: dict[str, Any], output: str, **facts
 ) -> EncoderSpec:
-    model_kwargs = {
-        "model_class": model_class,
-        "config_class": model_class.replace("WithProjection", "").replace("Model", "Config"),
-        "config": config,
-        "output": output,
-        **facts.pop("model_kwargs", {}),
-    }
+    params = TransformersParams(model_class, config, output, facts.pop("model_args", {}))
     return EncoderSpec(
         name=name,
         embedding_dim=dim,
         architecture=f"transformers.{model_class}",
         weights=facts.pop("weights", None) or _hub(repo, gated=facts.pop("gated", False)),
-        model_kwargs=model_kwargs,
+        params=params,
         family=facts.pop("family", "pathology"),
         builder="transformers",
         **facts,
@@ -53,7 +52,7 @@ def _transformers(
 
 
 def _open_clip(
-    name: str, dim: int, weights: HubWeights, model_kwargs: dict, **facts
+    name: str, dim: int, weights: HubWeights, params: OpenClipParams, **facts
 ) -> EncoderSpec:
     return EncoderSpec(
         name=name,
@@ -62,7 +61,7 @@ def _open_clip(
         weights=weights,
         mean=CLIP_MEAN,
         std=CLIP_STD,
-        model_kwargs=model_kwargs,
+        params=params,
         family="pathology",
         builder="open_clip",
         **facts,
@@ -174,7 +173,7 @@ def hf_specs() -> list[EncoderSpec]:
             "cls",
             interpolation="bilinear",
             features_version=2,
-            model_kwargs={"model_args": {"add_pooling_layer": False}},
+            model_args={"add_pooling_layer": False},
             license="owkin-non-commercial",
         ),
         _transformers(
@@ -291,7 +290,7 @@ def hf_specs() -> list[EncoderSpec]:
             "omiclip",
             768,
             _hub("WangGuangyuLab/Loki", "checkpoint.pt"),
-            {"open_clip_model": "coca_ViT-L-14", "normalize": True},
+            OpenClipParams(model="coca_ViT-L-14", normalize=True),
             license="bsd-3-clause",
         ),
     ]

@@ -8,7 +8,7 @@ from atlaspatch.encoder_service.catalog.shared import (
     HOPTIMUS_STD,
     SWIGLU,
 )
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights, TimmParams
 
 
 def _gated(name: str, dim: int, architecture: str, repo: str, license: str, **facts) -> EncoderSpec:
@@ -38,7 +38,7 @@ def pathology_specs() -> list[EncoderSpec]:
     }
     # The reference resizes H-optimus' patches with torchvision's default, bilinear.
     h_optimus = {
-        "model_kwargs": GIANT_REG4,
+        "params": TimmParams(GIANT_REG4),
         "mean": HOPTIMUS_MEAN,
         "std": HOPTIMUS_STD,
         "interpolation": "bilinear",
@@ -52,7 +52,7 @@ def pathology_specs() -> list[EncoderSpec]:
             "vit_large_patch16_224",
             "MahmoodLab/uni",  # as the reference names it: its hub cache folder is this
             "cc-by-nc-nd-4.0",
-            model_kwargs=vit_l,
+            params=TimmParams(vit_l),
             interpolation="bilinear",
             features_version=2,
         ),
@@ -62,20 +62,22 @@ def pathology_specs() -> list[EncoderSpec]:
             "vit_giant_patch14_224",
             "MahmoodLab/UNI2-h",
             "cc-by-nc-nd-4.0",
-            model_kwargs={
-                "img_size": 224,
-                "patch_size": 14,
-                "depth": 24,
-                "num_heads": 24,
-                "init_values": 1e-5,
-                "embed_dim": 1536,
-                "mlp_ratio": 2.66667 * 2,
-                "num_classes": 0,
-                "no_embed_class": True,
-                "reg_tokens": 8,
-                "dynamic_img_size": True,
-                **SWIGLU,
-            },
+            params=TimmParams(
+                {
+                    "img_size": 224,
+                    "patch_size": 14,
+                    "depth": 24,
+                    "num_heads": 24,
+                    "init_values": 1e-5,
+                    "embed_dim": 1536,
+                    "mlp_ratio": 2.66667 * 2,
+                    "num_classes": 0,
+                    "no_embed_class": True,
+                    "reg_tokens": 8,
+                    "dynamic_img_size": True,
+                    **SWIGLU,
+                }
+            ),
         ),
         _gated(
             "virchow",
@@ -83,7 +85,7 @@ def pathology_specs() -> list[EncoderSpec]:
             "vit_huge_patch14_224",
             "paige-ai/Virchow",
             "apache-2.0",
-            model_kwargs=virchow,
+            params=TimmParams(virchow),
             prefix_tokens=1,
             **virchow_pooling,
         ),
@@ -93,7 +95,7 @@ def pathology_specs() -> list[EncoderSpec]:
             "vit_huge_patch14_224",
             "paige-ai/Virchow2",
             "cc-by-nc-nd-4.0",
-            model_kwargs={**virchow, "reg_tokens": 4},
+            params=TimmParams({**virchow, "reg_tokens": 4}),
             prefix_tokens=5,
             **virchow_pooling,
         ),
@@ -105,7 +107,9 @@ def pathology_specs() -> list[EncoderSpec]:
             "apache-2.0",
             # Published with 16 px patches on timm's ViT-g/14 (which would otherwise resample
             # the kernels silently); the reference resizes to 256 and keeps the centre 224.
-            model_kwargs={"img_size": 224, "patch_size": 16, "num_classes": 0, "init_values": 1e-5},
+            params=TimmParams(
+                {"img_size": 224, "patch_size": 16, "num_classes": 0, "init_values": 1e-5}
+            ),
             resize_to=256,
             features_version=2,
         ),

@@ -16,7 +16,12 @@ from atlaspatch.encoder_service.catalog.shared import (
     SWIGLU,
     hub_weights,
 )
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, HubWeights, ManualWeights
+from atlaspatch.encoder_service.catalog.spec import (
+    EncoderSpec,
+    HubWeights,
+    ManualWeights,
+    TimmParams,
+)
 
 CHIEF_DRIVE = "https://drive.google.com/uc?id=1_vgRF1QXa8sPCOpJ1S9BihwZhXQMOVJc"
 
@@ -65,7 +70,7 @@ def reference_specs() -> list[EncoderSpec]:
             architecture="vit_large_patch16_224",
             weights=hub_weights("AI4Pathology/PathOrchestra", gated=True),
             interpolation="bilinear",
-            model_kwargs={"num_classes": 0, "init_values": 1e-5, "dynamic_img_size": True},
+            params=TimmParams({"num_classes": 0, "init_values": 1e-5, "dynamic_img_size": True}),
             family="pathology",
         ),
         EncoderSpec(
@@ -75,14 +80,16 @@ def reference_specs() -> list[EncoderSpec]:
             weights=hub_weights("bioptimus/H0-mini", gated=True),
             mean=HOPTIMUS_MEAN,
             std=HOPTIMUS_STD,
-            model_kwargs={
-                "img_size": 224,
-                "init_values": 1e-5,
-                "num_classes": 0,
-                "global_pool": "",
-                "dynamic_img_size": False,
-                **SWIGLU,
-            },
+            params=TimmParams(
+                {
+                    "img_size": 224,
+                    "init_values": 1e-5,
+                    "num_classes": 0,
+                    "global_pool": "",
+                    "dynamic_img_size": False,
+                    **SWIGLU,
+                }
+            ),
             pooling="cls_and_mean",
             prefix_tokens=5,
             family="pathology",
@@ -105,7 +112,7 @@ def reference_specs() -> list[EncoderSpec]:
             architecture="vit_giant_patch14_reg4_dinov2",
             weights=hub_weights("SophontAI/OpenMidnight", "teacher_checkpoint_load.pt"),
             interpolation="bilinear",
-            model_kwargs={"img_size": 224, "num_classes": 0},
+            params=TimmParams({"img_size": 224, "num_classes": 0}),
             family="pathology",
         ),
         *hf_specs(),  # published as transformers or open_clip models

@@ -53,10 +53,69 @@ class UrlWeights:
 
 WeightsSource = HubWeights | WheelWeights | ManualWeights | UrlWeights
 
+
+@dataclass(frozen=True)
+class TimmParams:
+    """timm.create_model's keyword arguments; layer classes are named as text (build.py
+    resolves them), so the catalogue needs no torch."""
+
+    kwargs: dict[str, Any] = field(default_factory=lambda: {"num_classes": 0})
+
+
+@dataclass(frozen=True)
+class TorchvisionParams:
+    """The constructor's arguments, and the classifier attribute replaced by Identity
+    (pooled features, as the reference takes them)."""
+
+    head: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransformersParams:
+    """A transformers model class, the published config.json's fields that shape the
+    network, the output that is the embedding, and the constructor's other arguments."""
+
+    model_class: str
+    config: dict[str, Any]
+    output: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_class(self) -> str:
+        return self.model_class.replace("WithProjection", "").replace("Model", "Config")
+
+
+@dataclass(frozen=True)
+class OpenClipParams:
+    """An image tower as open_clip configures it: a configuration it ships (`model`), or the
+    tower's own (`embed_dim`, `vision_cfg`); `normalize` as its encode_image can."""
+
+    model: str = ""
+    embed_dim: int = 0
+    vision_cfg: dict[str, Any] = field(default_factory=dict)
+    normalize: bool = False
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """Networks built by code that takes nothing from the entry (CTransPath, authors' code)."""
+
+
+BuilderParams = TimmParams | TorchvisionParams | TransformersParams | OpenClipParams | NoParams
+
 # How the network is made: timm's builders, transformers' or open_clip's classes, the
 # CTransPath network written here, or a package this project cannot install (the entry
-# says which in `needs`).
-BUILDERS = ("timm", "torchvision", "transformers", "open_clip", "ctranspath", "external")
+# says which in `needs`); each with the parameters it takes.
+PARAMETERS: dict[str, type] = {
+    "timm": TimmParams,
+    "torchvision": TorchvisionParams,
+    "transformers": TransformersParams,
+    "open_clip": OpenClipParams,
+    "ctranspath": NoParams,
+    "external": NoParams,
+}
+BUILDERS = tuple(PARAMETERS)
 
 
 @dataclass(frozen=True)
@@ -74,8 +133,9 @@ class EncoderSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
-    # Keyword arguments for timm.create_model; num_classes=0 means pooled features.
-    model_kwargs: dict[str, Any] = field(default_factory=lambda: {"num_classes": 0})
+    # What its builder takes (PARAMETERS[builder]); None: that builder's defaults (timm's:
+    # num_classes=0, pooled features).
+    params: BuilderParams | None = None
     # "model" = what the model returns; "cls_and_mean" = CLS token joined with the mean of
     # the patch tokens (Virchow), skipping `prefix_tokens` (CLS and registers).
     pooling: str = "model"
@@ -95,6 +155,14 @@ class EncoderSpec:
     def __post_init__(self) -> None:
         if self.builder not in BUILDERS:
             raise ValueError(f"{self.name}: unknown builder {self.builder!r}")
+        expected = PARAMETERS[self.builder]
+        if self.params is None:
+            object.__setattr__(self, "params", expected())
+        elif not isinstance(self.params, expected):
+            raise ValueError(
+                f"{self.name}: the {self.builder} builder takes {expected.__name__}, "
+                f"not {type(self.params).__name__}"
+            )
 
     @property
     def weights_label(self) -> str:

@@ -4,7 +4,7 @@ replaced by Identity, and the weights' own eval transform."""
 
 from __future__ import annotations
 
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, UrlWeights
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, TorchvisionParams, UrlWeights
 
 TORCHVISION_URL = "https://download.pytorch.org/models/"
 
@@ -21,7 +21,7 @@ def _torchvision(
 ) -> EncoderSpec:
     """torchvision's network and ImageNet weights, with its weights enum's eval transform:
     the shorter side to resize_to, the centre input_size kept."""
-    constructor = {"num_classes": 1000, "head": head}
+    constructor: dict[str, int] = {"num_classes": 1000}
     if input_size != 224:
         constructor["image_size"] = input_size  # ViT's position grid (224 by default)
     return EncoderSpec(
@@ -32,7 +32,7 @@ def _torchvision(
         input_size=input_size,
         resize_to=resize_to,
         interpolation=interpolation,
-        model_kwargs=constructor,
+        params=TorchvisionParams(head, constructor),
         family=name.rstrip("0123456789").split("_")[0],
         license=license,
         builder="torchvision",

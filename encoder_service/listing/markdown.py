@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import EncoderSpec, TimmParams, TransformersParams
 from atlaspatch.encoder_service.registry import EncoderRegistry
 
 COLUMNS = (
@@ -76,7 +76,12 @@ def _numbers(values: tuple[float, ...]) -> str:
 
 
 def _model_pooling(spec: EncoderSpec) -> str:
-    output = spec.model_kwargs.get("output") or spec.model_kwargs.get("global_pool")
+    params = spec.params
+    output: str | None = None
+    if isinstance(params, TransformersParams):
+        output = params.output
+    elif isinstance(params, TimmParams):
+        output = params.kwargs.get("global_pool")
     return f"model ({output})" if output else "model"
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import torch
 
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec, WheelWeights
+from atlaspatch.encoder_service.catalog.spec import (
+    EncoderSpec,
+    TimmParams,
+    TorchvisionParams,
+    WheelWeights,
+)
 
 
 def build_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
@@ -59,7 +64,8 @@ def _with_published(
 def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
     import timm
 
-    kwargs = _resolve_layers(spec.model_kwargs)
+    assert isinstance(spec.params, TimmParams)
+    kwargs = _resolve_layers(spec.params.kwargs)
     if weights is None:
         return timm.create_model(spec.architecture, pretrained=False, **kwargs).eval()
     if isinstance(spec.weights, WheelWeights):
@@ -77,18 +83,18 @@ def _timm_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
 
 
 def _torchvision_network(spec: EncoderSpec, weights: Path | None) -> torch.nn.Module:
-    """torchvision's network as its weights enum makes it (`model_kwargs`: its constructor's
-    arguments and `head`, the classifier replaced by Identity, as the reference does)."""
+    """torchvision's network as its weights enum makes it, its classifier replaced by
+    Identity, as the reference does."""
     import torchvision
 
-    kwargs = dict(spec.model_kwargs)
-    head = kwargs.pop("head")
-    model = getattr(torchvision.models, spec.architecture)(weights=None, **kwargs)
+    params = spec.params
+    assert isinstance(params, TorchvisionParams)
+    model = getattr(torchvision.models, spec.architecture)(weights=None, **params.kwargs)
     if weights is not None:
         from atlaspatch.encoder_service.networks.checkpoints import load_published
 
         load_published(model, weights)
-    setattr(model, head, torch.nn.Identity())
+    setattr(model, params.head, torch.nn.Identity())
     return model.eval()
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from atlaspatch.encoder_service.catalog.spec import EncoderSpec
+from atlaspatch.encoder_service.catalog.spec import (
+    EncoderSpec,
+    OpenClipParams,
+    TransformersParams,
+)
 
 TRANSFORMERS_OUTPUTS = ("cls", "pooler", "image_embeds", "tokens")
 
@@ -51,33 +55,33 @@ class OpenClipImageFeatures(torch.nn.Module):
 
 
 def build_transformers(spec: EncoderSpec) -> TransformersFeatures:
-    """`model_kwargs`: model_class, config_class, config (the published config.json's
-    fields that shape the network), output, and constructor arguments in model_args."""
+    """The network of the entry's TransformersParams, from its published configuration."""
     import transformers
 
-    facts = spec.model_kwargs
-    config = getattr(transformers, facts["config_class"])(**facts["config"])
+    params = spec.params
+    assert isinstance(params, TransformersParams)
+    config = getattr(transformers, params.config_class)(**params.config)
     config._attn_implementation = "sdpa"
-    model_class = getattr(transformers, facts["model_class"])
-    model = model_class(config, **facts.get("model_args", {}))
-    return TransformersFeatures(model.eval(), facts["output"])
+    model_class = getattr(transformers, params.model_class)
+    model = model_class(config, **params.model_args)
+    return TransformersFeatures(model.eval(), params.output)
 
 
 def build_open_clip(spec: EncoderSpec) -> OpenClipImageFeatures:
-    """`model_kwargs`: embed_dim and vision_cfg as in open_clip's model configs, or
-    open_clip_model, the name of a configuration open_clip ships; normalize as its
-    encode_image does by default."""
+    """The image tower of the entry's OpenClipParams: a configuration open_clip ships, or
+    the tower's own (embed_dim and vision_cfg as in open_clip's model configs)."""
     import open_clip
     from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
-    facts = spec.model_kwargs
-    if "open_clip_model" in facts:
-        shipped = open_clip.get_model_config(facts["open_clip_model"])
+    params = spec.params
+    assert isinstance(params, OpenClipParams)
+    if params.model:
+        shipped = open_clip.get_model_config(params.model)
         embed_dim, vision_cfg = shipped["embed_dim"], dict(shipped["vision_cfg"])
     else:
-        embed_dim, vision_cfg = facts["embed_dim"], dict(facts["vision_cfg"])
+        embed_dim, vision_cfg = params.embed_dim, dict(params.vision_cfg)
     visual = _build_vision_tower(embed_dim, CLIPVisionCfg(**vision_cfg))
-    return OpenClipImageFeatures(visual.eval(), bool(facts.get("normalize", False)))
+    return OpenClipImageFeatures(visual.eval(), params.normalize)
 
 
 def inner_module(network: torch.nn.Module) -> torch.nn.Module:
