@@ -40,6 +40,7 @@ class RemoteSegmenter:
                 request, timeout=self._deadline, metadata=call_metadata(self._endpoint)
             ),
             self._what,
+            target=self._endpoint.target,
         )
         return [wire.mask_from_proto(m) for m in response.masks]
 
@@ -52,6 +53,7 @@ class RemoteSegmenter:
                     metadata=call_metadata(self._endpoint),
                 ),
                 self._what,
+                target=self._endpoint.target,
             )
             models = {m.name: dict(m.provenance) for m in response.models}
             if self._model and self._model not in models:
@@ -125,6 +127,7 @@ class RemoteEncoders:
                 request, timeout=self._deadline, metadata=call_metadata(self._endpoint)
             ),
             self._what,
+            target=self._endpoint.target,
         )
         for embedding in response.embeddings:
             self._pinned.check(embedding.encoder, embedding.precision, embedding.weights_sha256)
@@ -138,6 +141,7 @@ class RemoteEncoders:
             lambda: self._stub.Load(request, timeout=600, metadata=call_metadata(self._endpoint)),
             self._what,
             LOAD_RETRYABLE,
+            target=self._endpoint.target,
         )
         for info in response.encoders:
             self._pinned.check(info.name, info.precision, info.weights_sha256)

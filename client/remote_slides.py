@@ -38,6 +38,7 @@ class RemoteSlideEncoders:
             ),
             self._what,
             LOAD_RETRYABLE,
+            target=self._endpoint.target,
         )
         return self._pin(SlideEncoderInfo.from_proto(response))
 
@@ -52,6 +53,7 @@ class RemoteSlideEncoders:
                 metadata=call_metadata(self._endpoint),
             ),
             self._what,
+            target=self._endpoint.target,
         )
         self._pin(SlideEncoderInfo.from_proto(response.encoder))
         return embedding_from_proto(response)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -33,10 +34,38 @@ def find_in_cache(repo: str, filenames: tuple[str, ...]) -> Path | None:
     return None
 
 
+# Whether the hub answers, by endpoint ("" where it does, else why not): asked once per
+# process, so that a machine without it says so at once instead of retrying every file.
+_hub_reachable: dict[str, str] = {}
+_hub_lock = threading.Lock()
+
+
+def unreachable_hub() -> str:
+    """Why the hub cannot be reached from here ("" where it can)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    with _hub_lock:
+        if endpoint not in _hub_reachable:
+            try:
+                get_session().head(endpoint, timeout=5)  # any answer will do
+                _hub_reachable[endpoint] = ""
+            except Exception as exc:  # no route, no name, no proxy: all "not reachable"
+                _hub_reachable[endpoint] = (
+                    f"the hub ({endpoint}) does not answer from here: {type(exc).__name__}; "
+                    "set HF_HUB_OFFLINE=1 on machines without it"
+                )
+        return _hub_reachable[endpoint]
+
+
 def download(repo: str, filenames: tuple[str, ...]) -> tuple[Path | None, str]:
     """The first of `filenames` the hub gives, or None and why not."""
     if offline():
         return None, "HF_HUB_OFFLINE is set"
+    unreachable = unreachable_hub()
+    if unreachable:
+        return None, unreachable
     from huggingface_hub import hf_hub_download
 
     why = ""
