@@ -33,6 +33,24 @@ def test_folder_of_real_slides_goes_on_past_failures(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
+def test_an_empty_mask_fails_in_every_command_with_a_hint_for_dark_slides(
+    tmp_path: Path,
+) -> None:
+    """A fluorescence slide (dark field) gets no tissue from models made for brightfield: it
+    fails, saying so, in detect-tissue too (its mask picture is still written to look at)."""
+    slide = SLIDES / "hamamatsu-fluorescence-dapi.ndpi"
+    masks = run("detect-tissue", slide, "-o", tmp_path / "masks", "--tissue-model", "otsu")
+    coords = coords_run(slide, tmp_path / "coords")
+    for result in (masks, coords):
+        assert result.exit_code == 1
+        assert (
+            "FAILED   hamamatsu-fluorescence-dapi.ndpi: no tissue found: the tissue mask is "
+            "empty; the slide is dark, as fluorescence slides are" in result.output
+        ), result.output
+    assert list((tmp_path / "masks" / "visualization").glob("*mask*"))
+
+
+@pytest.mark.shared_data
 def test_bad_slides_fail_one_by_one_with_reasons(tmp_path: Path) -> None:
     result = coords_run(BAD, tmp_path / "out")
     assert result.exit_code == 1

@@ -19,6 +19,7 @@ from atlaspatch.orchestrator.slides.errors import SlideError
 from atlaspatch.orchestrator.slides.opened import OpenedSlide
 from atlaspatch.orchestrator.slides.patches import PatchReader
 from atlaspatch.orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.thumbnail import empty_mask_reason
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def plan_coordinates(
             f"({geometry.size_level0} px at level 0 for {settings.patch_size} px at "
             f"{settings.target_magnification:g}x)"
         )
+    if not mask.any():
+        raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
     grid = tissue_grid(
         mask, slide.level0_size, geometry, settings.min_tissue_fraction, settings.edge_patches
     )

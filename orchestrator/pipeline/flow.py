@@ -25,8 +25,10 @@ from atlaspatch.orchestrator.pipeline.decision import Action, Decision
 from atlaspatch.orchestrator.pipeline.embedding import embed_patches
 from atlaspatch.orchestrator.pipeline.job import Job
 from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.slides.errors import SlideError
 from atlaspatch.orchestrator.slides.opened import OpenedSlide, open_with_thumbnail
 from atlaspatch.orchestrator.slides.slide import SlideSource
+from atlaspatch.orchestrator.slides.thumbnail import empty_mask_reason
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,10 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
     """From the mask on: coordinates, features, commit, pictures."""
     mask = drop_small_regions(mask, job.run.tissue_thresh)
     if job.coords is None:
-        return SlideResult(slide.source, "done", output=_save_pictures(slide, mask, job))
+        picture = _save_pictures(slide, mask, job)
+        if not mask.any():  # a failure, as in the other commands; the picture shows it
+            raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
+        return SlideResult(slide.source, "done", output=picture)
     plan = plan_coordinates(slide, mask, job.coords, job.run)
     out = job.slide_file(slide.source)
     # With features to compute, a run that dies while embedding leaves a file to resume.

@@ -57,3 +57,19 @@ def read_thumbnail(
                 region, (tw, th), interpolation=interpolation
             )
     return Thumbnail(pixels=pixels, downsample=width0 / out_w, level=level)
+
+
+# Median brightness (0-255) under which a thumbnail is a dark field, not a bright one.
+DARK_FIELD = 60
+
+
+def empty_mask_reason(pixels: np.ndarray) -> str:
+    """Why a slide whose tissue mask is empty fails, with a hint where its thumbnail is dark
+    (the tissue models are made for brightfield: H&E, IHC)."""
+    reason = "no tissue found: the tissue mask is empty"
+    if float(np.median(pixels.mean(axis=2))) < DARK_FIELD:
+        return (
+            f"{reason}; the slide is dark, as fluorescence slides are: the tissue models "
+            "segment brightfield slides (H&E, IHC)"
+        )
+    return reason
