@@ -77,3 +77,14 @@ def test_missing_or_implausible_mpp_is_a_clear_error(name: str) -> None:
 def test_csv_overrides_metadata_including_objective_power() -> None:
     scale = scale_of(SLIDES / "CMU-1-Small-Region.svs", {"CMU-1-Small-Region": 0.25})
     assert (scale.mpp, scale.magnification, scale.source) == (0.25, 40, "mpp-csv")
+
+
+def test_a_slide_named_twice_in_the_mpp_table_with_different_values_is_an_error() -> None:
+    from atlaspatch.orchestrator.slides.magnification import mpp_override
+    from atlaspatch.orchestrator.slides.slide import SlideSource
+
+    source = SlideSource(Path("/slides/a.svs"), Path("/slides/a.svs"), "a")
+    assert mpp_override(source, {"a.svs": 0.25, "a": 0.25}) == 0.25  # agreeing: fine
+    assert mpp_override(source, {"b.svs": 0.5}) is None
+    with pytest.raises(SlideError, match="names this slide twice.*0.25 for 'a.svs', 0.5 for 'a'"):
+        mpp_override(source, {"a.svs": 0.25, "a": 0.5})

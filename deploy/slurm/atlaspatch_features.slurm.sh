@@ -2,7 +2,7 @@
 # Patch features into the HDF5 files (coordinates are made first when missing) as a SLURM job
 # array: task i takes shard i of the sorted slide list.
 #
-#   sbatch --array=0-99 deploy/slurm/atlaspatch_features.slurm.sh
+#   mkdir -p logs && sbatch --array=0-99 deploy/slurm/atlaspatch_features.slurm.sh
 #
 # ENCODER_URL / SEGMENTER_URL: shared services (e.g. atlaspatch_services.slurm.sh on a GPU node);
 # then tasks need no GPU: sbatch --gres=none ... Without them each task runs the models itself.
@@ -11,6 +11,7 @@
 #SBATCH --mem=32G
 #SBATCH --gres=gpu:1
 #SBATCH --time=24:00:00
+# (SLURM writes no log where logs/ does not exist: create it first, as above.)
 #SBATCH --output=logs/%x-%A_%a.out
 set -euo pipefail
 

@@ -2,7 +2,7 @@
 # Patch coordinates (segmentation + HDF5) as a SLURM job array: task i takes shard i of the
 # sorted slide list (atlaspatch reads SLURM_ARRAY_TASK_ID and the array size itself).
 #
-#   sbatch --array=0-49 deploy/slurm/atlaspatch_patch.slurm.sh       # 50 shards
+#   mkdir -p logs && sbatch --array=0-49 deploy/slurm/atlaspatch_patch.slurm.sh       # 50 shards
 #
 # Edit the settings below, or pass them in the environment (sbatch --export=ALL,WSI_ROOT=...).
 # SEGMENTER_URL: a segmenter service (e.g. from atlaspatch_services.slurm.sh); without it each
@@ -12,6 +12,7 @@
 #SBATCH --mem=32G
 #SBATCH --gres=gpu:1
 #SBATCH --time=12:00:00
+# (SLURM writes no log where logs/ does not exist: create it first, as above.)
 #SBATCH --output=logs/%x-%A_%a.out
 set -euo pipefail
 

@@ -2,14 +2,15 @@
 # The segmenter and encoder services on one GPU node, for job arrays on CPU nodes to share.
 # Writes their endpoints to $ENDPOINTS (source it before submitting the arrays):
 #
-#   sbatch deploy/slurm/atlaspatch_services.slurm.sh
+#   mkdir -p logs && sbatch deploy/slurm/atlaspatch_services.slurm.sh
 #   source ~/.atlaspatch/endpoints    # once it exists: ENCODER_URL, SEGMENTER_URL
-#   sbatch --array=0-99 --gres=none --export=ALL deploy/slurm/atlaspatch_features.slurm.sh
+#   mkdir -p logs && sbatch --array=0-99 --gres=none --export=ALL deploy/slurm/atlaspatch_features.slurm.sh
 #SBATCH --job-name=atlaspatch-services
 #SBATCH --cpus-per-task=16
 #SBATCH --mem=64G
 #SBATCH --gres=gpu:1
 #SBATCH --time=48:00:00
+# (SLURM writes no log where logs/ does not exist: create it first, as above.)
 #SBATCH --output=logs/%x-%j.out
 set -euo pipefail
 

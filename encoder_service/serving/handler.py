@@ -250,7 +250,10 @@ class EncoderHandler:
         )
         if self._warm_up_batch:
             encoder.warm_up(self._warm_up_batch)
-        log.info("loaded %s at %s (%.0f MB)", name, precision, encoder.memory_bytes() / 1e6)
+        if self._source.batches_itself:  # a model server holds it, not this process
+            log.info("forwarding %s to %s", name, encoder.describe().served_by or "its server")
+        else:
+            log.info("loaded %s at %s (%.0f MB)", name, precision, encoder.memory_bytes() / 1e6)
         return self._entry(encoder)
 
     def _estimate(self, key: Key) -> int | None:

@@ -36,6 +36,12 @@ class Number(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        # click would print "x<=None" for a number without bounds.
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
 
 def compose(*decorators: Decorator) -> Decorator:
     def apply(function: Callable[..., Any]) -> Callable[..., Any]:

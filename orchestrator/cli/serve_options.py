@@ -57,7 +57,7 @@ server_options = compose(
     ),
     option(
         "--grace-seconds",
-        type=Number(),
+        type=Number(min=0),
         default=20.0,
         show_default=True,
         help="On SIGTERM: report NOT_SERVING, then let running calls finish this long.",

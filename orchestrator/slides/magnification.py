@@ -68,10 +68,14 @@ def _mpp(text: str, where: str) -> float:
 
 
 def mpp_override(source: SlideSource, table: dict[str, float]) -> float | None:
-    for key in (source.path.name, source.stem, source.open_path.name):
-        if key in table:
-            return table[key]
-    return None
+    """The mpp the table gives the slide, by its file name or its stem; rows that name it
+    both ways with different values are the slide's error, not a silent choice."""
+    names = dict.fromkeys((source.path.name, source.stem, source.open_path.name))
+    found = {name: table[name] for name in names if name in table}
+    if len(set(found.values())) > 1:
+        listed = ", ".join(f"{value:g} for {name!r}" for name, value in found.items())
+        raise SlideError(f"the mpp table names this slide twice with different values: {listed}")
+    return next(iter(found.values()), None)
 
 
 def magnification_from_mpp(mpp: float) -> float:
