@@ -7,8 +7,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import Any
 
 from atlaspatch.orchestrator.batch.claim import claim
 from atlaspatch.orchestrator.batch.locks import SlideLocks
@@ -18,6 +17,7 @@ from atlaspatch.orchestrator.pipeline.flow import compute, settle
 from atlaspatch.orchestrator.pipeline.interrupt import stop_point, stopped_by
 from atlaspatch.orchestrator.pipeline.job import Job
 from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.progress import progress as progress_bar
 from atlaspatch.orchestrator.slides.slide import SlideSource
 
 
@@ -28,7 +28,7 @@ def run_slides(sources: list[SlideSource], job: Job) -> list[SlideResult]:
     run = job.run
     results: list[SlideResult] = []
     batch_size = max(1, min(run.seg_batch_size, run.max_open_slides))
-    progress = tqdm(total=len(sources), unit="slide", disable=not run.show_progress, leave=True)
+    progress = progress_bar(len(sources), "slide", leave=True, disable=not run.show_progress)
     try:
         _run_chunks(sources, job, batch_size, results, progress)
     except KeyboardInterrupt:  # SIGTERM or Ctrl-C (interrupt.py): the rest is not done
@@ -47,7 +47,7 @@ def _run_chunks(
     job: Job,
     batch_size: int,
     results: list[SlideResult],
-    progress: tqdm,
+    progress: Any,
 ) -> None:
     """`run_slides`' work, its results added to `results` as they come."""
     run = job.run

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from atlaspatch.orchestrator.coordinates.content_filter import keep_patch
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
 from atlaspatch.orchestrator.coordinates.grid import PatchGrid, tissue_grid
+from atlaspatch.orchestrator.progress import progress
 from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
 from atlaspatch.orchestrator.slides.errors import SlideError
 from atlaspatch.orchestrator.slides.opened import OpenedSlide
@@ -27,6 +27,7 @@ class CoordsPlan:
     geometry: PatchGeometry
     xy: np.ndarray  # (N, 2) level-0 top-left corners of the kept patches
     tissue_fraction: np.ndarray  # (N,)
+    candidates: int = 0  # grid positions on tissue, before the content filter
 
     def rows(self) -> np.ndarray:
         g = self.geometry
@@ -67,7 +68,7 @@ def plan_coordinates(
         keep = _read_patches(slide.source, geometry, grid, settings, run)
         if not keep.any():
             raise SlideError("every patch on tissue was filtered out as white or black")
-    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep])
+    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep], len(grid.xy))
 
 
 def _read_patches(
@@ -84,13 +85,7 @@ def _read_patches(
         shutil.rmtree(images_tmp, ignore_errors=True)
         images_tmp.mkdir(parents=True)
     try:
-        patches = tqdm(
-            total=len(grid.xy),
-            unit="patch",
-            desc=source.stem,
-            leave=False,
-            disable=not run.show_progress,
-        )
+        patches = progress(len(grid.xy), "patch", source.stem, disable=not run.show_progress)
         with PatchReader(source, geometry, run.patch_workers) as reader, patches:
             for index, patch in enumerate(reader.read_many(grid.xy)):
                 patches.update()

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 import numpy as np
-from tqdm import tqdm
 
 from atlaspatch.client.encoder import EncoderClient
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.pipeline.interrupt import stop_point
+from atlaspatch.orchestrator.progress import progress as progress_bar
 from atlaspatch.orchestrator.slides.patches import PatchReader
 from atlaspatch.orchestrator.slides.slide import SlideSource
 from atlaspatch.orchestrator.slides.tile_batches import TileBatches
@@ -41,9 +41,7 @@ def embed_patches(
     at once for a remote service); `write` gets the rows in order, numbered from
     `first_row`."""
     pending: deque[tuple[int, int, Future]] = deque()
-    progress = tqdm(
-        total=len(xy), unit="patch", desc=source.stem, leave=False, disable=not show_progress
-    )
+    progress = progress_bar(len(xy), "patch", source.stem, disable=not show_progress)
 
     def collect() -> None:
         first, count, future = pending.popleft()

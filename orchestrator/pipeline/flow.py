@@ -65,6 +65,8 @@ def compute(sources: list[SlideSource], job: Job, pool: Executor) -> list[SlideR
                 "segmentation": segment_seconds,
                 "finish": time.perf_counter() - start,
             }
+            stages = ", ".join(f"{stage} {s:.2f} s" for stage, s in result.seconds.items())
+            log.info("%s: %s", slide.source.stem, stages)
             results.append(result)
     finally:
         for slide, _ in opened:
@@ -81,6 +83,16 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
             raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
         return SlideResult(slide.source, "done", output=picture)
     plan = plan_coordinates(slide, mask, job.coords, job.run)
+    log.info(
+        "%s: tissue on %.1f%% of the thumbnail; %d of %d grid positions on it kept (%s at "
+        "level %d)",
+        slide.source.stem,
+        100 * float(mask.mean()),
+        len(plan.xy),
+        plan.candidates,
+        f"{plan.geometry.read_size} px",
+        plan.geometry.level,
+    )
     out = job.slide_file(slide.source)
     # With features to compute, a run that dies while embedding leaves a file to resume.
     resumable = job.features is not None

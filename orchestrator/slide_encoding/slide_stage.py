@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from atlaspatch.orchestrator.batch.claim import claim
 from atlaspatch.orchestrator.batch.locks import SlideLocks
 from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.progress import progress
 from atlaspatch.orchestrator.slide_encoding.plan import Plan
 from atlaspatch.orchestrator.slide_encoding.shelf import ModelShelf, reason
 from atlaspatch.orchestrator.slide_encoding.slide_store import (
@@ -35,18 +35,22 @@ def encode_slides(
     """A result per slide of `ready` (each with its patch HDF5): done, skipped (everything
     was there, or another worker holds the slide) or failed, with why."""
     results = []
-    with SlideLocks(output / "locks") as locks:
-        for source, path in tqdm(ready, unit="slide", disable=not show_progress):
+    with (
+        SlideLocks(output / "locks") as locks,
+        progress(len(ready), "slide", leave=True, disable=not show_progress) as bar,
+    ):
+        for source, path in ready:
             refused = claim(locks, source)
             if refused is not None:
                 results.append(refused)
-                continue
-            try:
-                results.append(_encode_slide(source, path, plan, shelf, force))
-            except Exception as exc:
-                results.append(failure(source, exc))
-            finally:
-                locks.release(source.stem)
+            else:
+                try:
+                    results.append(_encode_slide(source, path, plan, shelf, force))
+                except Exception as exc:
+                    results.append(failure(source, exc))
+                finally:
+                    locks.release(source.stem)
+            bar.update()
     return results
 
 
