@@ -53,6 +53,7 @@ class RunSettings:
     mpp_table: dict[str, float] = field(default_factory=dict)
     visualize_mask: bool = False
     visualize_contours: bool = False
+    save_geojson: bool = False  # tissue outlines for QuPath, in geojson/
     visualize_grids: bool = False
     verbose: bool = False
     # Slide paths in the HDF5 are absolute, or relative to this folder when it is given.
@@ -69,6 +70,10 @@ class RunSettings:
     @property
     def visualization_dir(self) -> Path:
         return self.output / "visualization"
+
+    @property
+    def geojson_dir(self) -> Path:
+        return self.output / "geojson"
 
     @property
     def images_dir(self) -> Path:

@@ -18,6 +18,7 @@ from atlaspatch.orchestrator.cli.encoding_options import (
 from atlaspatch.orchestrator.cli.options import (
     FEATURE_PLUGINS,
     MPP_CSV,
+    SAVE_GEOJSON,
     VISUALIZE_CONTOURS,
     WEIGHTS_DIR,
 )
@@ -67,6 +68,7 @@ def info(slide: Path, mpp_table: dict[str, float]) -> None:
 @segmentation
 @segmenter_endpoint
 @VISUALIZE_CONTOURS
+@SAVE_GEOJSON
 def detect_tissue(**options: Any) -> None:
     """Segment tissue and write mask pictures to <output>/visualization/."""
     from atlaspatch.orchestrator.cli.run import run_command

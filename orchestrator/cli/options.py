@@ -168,3 +168,9 @@ TLS_CLIENT = compose(
 VISUALIZE_CONTOURS = option(
     "--visualize-contours", is_flag=True, help="Draw tissue (red) and hole (blue) outlines."
 )
+SAVE_GEOJSON = option(
+    "--save-geojson",
+    is_flag=True,
+    help="Write the tissue outlines as GeoJSON QuPath imports (File > Import objects): "
+    "geojson/<stem>.geojson, in level-0 pixels, holes as inner rings.",
+)

@@ -15,6 +15,7 @@ from atlaspatch.orchestrator.cli.options import (
     PRECISION_CHOICE,
     PRECISION_HELP,
     SAM2_CHECKPOINT,
+    SAVE_GEOJSON,
     TISSUE_MODEL,
     TLS_CA,
     TLS_CLIENT,
@@ -183,6 +184,7 @@ patch_choices = compose(
     _flag("--visualize-grids", "Draw the kept patches on the thumbnail."),
     _flag("--visualize-mask", "Draw the tissue mask on the thumbnail."),
     VISUALIZE_CONTOURS,
+    SAVE_GEOJSON,
     _flag("--skip-existing", "Skip slides whose HDF5 exists (also the behaviour without --force)."),
     _flag(
         "--force",

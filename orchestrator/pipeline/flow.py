@@ -19,6 +19,7 @@ from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
 from atlaspatch.orchestrator.coordinates.regions import drop_small_regions
 from atlaspatch.orchestrator.output.feature_sets import FeatureSets
+from atlaspatch.orchestrator.output.geojson import save_geojson
 from atlaspatch.orchestrator.output.pictures import save_contours, save_grid, save_mask
 from atlaspatch.orchestrator.output.space import output_bytes
 from atlaspatch.orchestrator.pipeline.decision import Action, Decision
@@ -174,6 +175,8 @@ def _save_pictures(
         written = save_mask(folder, stem, pixels, mask)[0]
     if job.run.visualize_contours:
         save_contours(folder, stem, pixels, mask)
+    if job.run.save_geojson:
+        save_geojson(job.run.geojson_dir, stem, mask, slide.thumbnail.downsample)
     if plan is not None and job.run.visualize_grids:
         save_grid(folder, stem, pixels, slide.level0_size, plan.xy, plan.geometry.size_level0)
     return written
