@@ -19,6 +19,23 @@ def settings_from(cls: type[T], options: dict[str, Any], **more: Any) -> T:
     return cls(**{k: v for k, v in options.items() if k in names}, **more)
 
 
+def config_folder(patch_size: int, target_magnification: float, step_size: int | None) -> str:
+    """The subfolder of one patch setting (--output-layout per-config), named as TRIDENT
+    names its own: magnification, patch size, overlap."""
+    overlap = max(0, patch_size - (step_size or patch_size))
+    return f"{target_magnification:g}x_{patch_size}px_{overlap}px_overlap"
+
+
+def with_output_layout(options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the output folder of their layout (per-config: a subfolder)."""
+    if options.get("output_layout") != "per-config":
+        return options
+    folder = config_folder(
+        options["patch_size"], options["target_magnification"], options.get("step_size")
+    )
+    return {**options, "output": Path(options["output"]) / folder}
+
+
 @dataclass(frozen=True)
 class CoordsSettings:
     """What decides which patches a slide gets (and how they are written)."""

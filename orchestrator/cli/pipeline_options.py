@@ -131,6 +131,15 @@ def target_mag_option(required: bool = True, more_help: str = "") -> Decorator:
 # How patches are chosen and written, but their size and magnification.
 patch_choices = compose(
     option(
+        "--output-layout",
+        type=click.Choice(["flat", "per-config"]),
+        default="flat",
+        show_default=True,
+        help="per-config: write into a subfolder of the output named after the patch "
+        "settings, as TRIDENT names its own (e.g. 20x_256px_0px_overlap/), so that several "
+        "settings share one output root.",
+    ),
+    option(
         "--step-size",
         type=click.IntRange(min=1),
         default=None,

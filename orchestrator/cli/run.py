@@ -25,6 +25,7 @@ from atlaspatch.orchestrator.settings import (
     FeatureSettings,
     RunSettings,
     settings_from,
+    with_output_layout,
 )
 
 
@@ -41,6 +42,8 @@ def run_command(
     keep_freed_buffers()  # patches and batches are fresh buffers of megabytes, slide after slide
     started = time.time()
     sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    if coords is not None:
+        options = with_output_layout(options)
     ensure_writable(options["output"])
     run = settings_from(RunSettings, options)
     features = None

@@ -19,7 +19,12 @@ from atlaspatch.orchestrator.cli.options import split_names
 from atlaspatch.orchestrator.cli.run import exit_status
 from atlaspatch.orchestrator.pipeline import interrupt
 from atlaspatch.orchestrator.pipeline.result import SlideResult
-from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings, settings_from
+from atlaspatch.orchestrator.settings import (
+    CoordsSettings,
+    RunSettings,
+    settings_from,
+    with_output_layout,
+)
 from atlaspatch.orchestrator.slide_encoding.patch_stage import Ready, prepare_patch_files
 from atlaspatch.orchestrator.slide_encoding.plan import Plan, make_plan
 from atlaspatch.orchestrator.slide_encoding.shelf import ModelShelf
@@ -32,8 +37,8 @@ def run_encode_slide(options: dict[str, Any]) -> None:
     started = time.time()
     plan = _plan(options, "slide_encoders", patient=False)
     sources, shard = load_sources(options["wsi_path"], options["recursive"], options["shard"])
+    options = with_output_layout(_with_geometry(options, plan))
     ensure_writable(options["output"])
-    options = _with_geometry(options, plan)
     run = settings_from(RunSettings, options)
     ready, results = prepare_patch_files(
         sources, options, run, settings_from(CoordsSettings, options), plan.patch_encoders
@@ -61,12 +66,13 @@ def run_encode_patient(options: dict[str, Any]) -> None:
     interrupt.install()
     started = time.time()
     plan = _plan(options, "patient_encoders", patient=True)
+    options = with_output_layout(_with_geometry(options, plan))
     ensure_writable(options["output"])
     try:
         manifest = load_manifest(options["manifest"], case_id_limit(str(options["output"])))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    options = {**_with_geometry(options, plan), "mpp_table": manifest.mpp_table}
+    options = {**options, "mpp_table": manifest.mpp_table}
     run = settings_from(RunSettings, options)
     coords = settings_from(CoordsSettings, options)
     ready: Ready = []
@@ -98,6 +104,7 @@ def _plan(options: dict[str, Any], key: str, patient: bool) -> Plan:
 
 
 def _with_geometry(options: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """`options` with the patch geometry the plan settled on."""
     return {
         **options,
         "patch_size": plan.patch_size,
