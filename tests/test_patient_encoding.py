@@ -180,7 +180,7 @@ def test_each_bad_row_fails_its_case_alone_before_any_work(work) -> None:
             "cannot be a file name: it is 201 bytes long in UTF-8, at most 200 are allowed",
             f"FAILED   'P\\x00' (mean): {csv}:5: case_id 'P\\x00' cannot be a file name: "
             "it holds a NUL byte",
-            f"FAILED   P3 (mean): {csv}:6: {slides / 'missing.tiff'} is not a file",
+            f"FAILED   P3 (mean): {csv}:6: {slides / 'missing.tiff'} does not exist",
             f"FAILED   'x\\\\y' (mean): {csv}:9: case_id 'x\\\\y' cannot be a file name: "
             "it holds a path separator",
         ]
@@ -195,3 +195,17 @@ def test_each_bad_row_fails_its_case_alone_before_any_work(work) -> None:
     assert by_case["P4"]["output"] == str(out / "patient_features" / "mean" / "P4.h5")
     assert by_case["P2"]["status"] == "failed" and ":3:" in by_case["P2"]["reason"]
     assert f"report: {out / 'reports'}" in result.output
+
+
+@pytest.mark.shared_data
+def test_a_dicom_slide_is_named_by_its_folder_as_in_every_command(tmp_path: Path) -> None:
+    from atlaspatch.orchestrator.slide_encoding.manifest import load_manifest
+    from tests.conftest import SLIDES
+
+    folder = SLIDES / "dicom-cmu-1-small-region"
+    csv = tmp_path / "cases.csv"
+    csv.write_text(f"case_id,slide_path\nP1,{folder}\nP2,{SLIDES}\n")
+    manifest = load_manifest(csv, 200)
+    (case,) = manifest.cases
+    assert case.case_id == "P1" and [source.path for source in case.slides] == [folder]
+    assert [bad.label for bad in manifest.bad] == ["P2"]  # a folder of several slides

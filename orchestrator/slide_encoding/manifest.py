@@ -135,8 +135,8 @@ def _slide_path(value: str, folder: Path) -> Path:
         raise ValueError("slide_path holds a NUL byte")
     slide = Path(value).expanduser()
     slide = (slide if slide.is_absolute() else folder / slide).resolve()
-    if not slide.is_file():
-        raise ValueError(f"{slide} is not a file")
+    if not slide.exists():  # a file, or a DICOM slide's folder (as every command takes)
+        raise ValueError(f"{slide} does not exist")
     return slide
 
 
