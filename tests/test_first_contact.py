@@ -78,3 +78,24 @@ def test_a_hub_that_does_not_answer_is_asked_once(monkeypatch: pytest.MonkeyPatc
         assert found is None and "does not answer from here" in why
         assert "HF_HUB_OFFLINE=1" in why
     assert len(model_files._hub_reachable) == 1
+
+
+def test_a_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import os
+
+    from atlaspatch.api.hosting import model_files
+
+    read = []
+    monkeypatch.setattr(model_files, "_digests", {})
+    digest = model_files._digest
+    monkeypatch.setattr(model_files, "_digest", lambda path: read.append(path) or digest(path))
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(b"one")
+    first = model_files.file_sha256(weights)
+    assert model_files.file_sha256(weights) == first == hashlib.sha256(b"one").hexdigest()
+    assert len(read) == 1
+    weights.write_bytes(b"two!")
+    os.utime(weights, ns=(1, 1))
+    assert model_files.file_sha256(weights) == hashlib.sha256(b"two!").hexdigest()
+    assert len(read) == 2

@@ -106,11 +106,12 @@ def _mismatch(
     ]
     # Empty where the tissue model could not be asked (its weights are not here): not
     # compared, and the decision says so.
-    there, asked = attrs.get("tissue_model"), segmenter.get("tissue_model")
-    if segmenter and there != asked:
-        differences.append(f"tissue model {there!r} there, {asked!r} asked")
-    elif segmenter and attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
-        differences.append("a different SAM2 checkpoint")
+    if segmenter:
+        there, asked = attrs.get("tissue_model"), segmenter.get("tissue_model")
+        if there != asked:
+            differences.append(f"tissue model {there!r} there, {asked!r} asked")
+        elif attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
+            differences.append("a different SAM2 checkpoint")
     stored_override = json.loads(attrs.get("mpp_override", "null"))
     if stored_override != mpp_override:
         differences.append(f"mpp override {stored_override} there, {mpp_override} asked")

@@ -52,7 +52,8 @@ class PatchDataset(_Base):  # type: ignore[misc,valid-type]
         root = Path(slide_root) if slide_root is not None else None
         self._slides = [_slide_rows(Path(p), self._features, images, root) for p in paths]
         self._starts = np.cumsum([0] + [len(s.coords) for s in self._slides])
-        self._opened: dict[int, tuple[int, Any]] = {}  # slide index -> (pid, handle)
+        # (slide index, "slide" or "h5") -> (the process that opened it, the handle)
+        self._opened: dict[tuple[int, str], tuple[int, Any]] = {}
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -83,7 +84,7 @@ class PatchDataset(_Base):  # type: ignore[misc,valid-type]
     def _handle(self, which: int, kind: str) -> Any:
         """This process's handle of the slide or the HDF5 (a worker forked from the parent
         opens its own)."""
-        key = which * 2 + (kind == "slide")
+        key = (which, kind)
         pid, handle = self._opened.get(key, (None, None))
         if pid != os.getpid():
             slide = self._slides[which]

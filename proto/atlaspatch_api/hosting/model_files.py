@@ -80,7 +80,20 @@ def download(repo: str, filenames: tuple[str, ...]) -> tuple[Path | None, str]:
     return None, why
 
 
+# Digests already taken, by (file, size, modification time): a model's weights are hashed
+# once per process, although what it computes is asked before it is loaded and again after.
+_digests: dict[tuple[str, int, int], str] = {}
+
+
 def file_sha256(path: Path) -> str:
+    status = path.stat()
+    key = (str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = _digest(path)
+    return _digests[key]
+
+
+def _digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
