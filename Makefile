@@ -9,9 +9,9 @@ TRITON_STAMP := $(TRITON_VENV)/.installed
 TRITON_PROJECT := $(TRITON_VENV)/.project
 DEMO_DIR ?= demo-output
 
-.PHONY: install triton-env demo test test-fast test-images container-tools lint bench proto clean \
+.PHONY: install triton-env demo test test-fast test-images container-tools browser lint bench proto clean \
 	client-install-check \
-	parity parity-giants encoders-doc
+	parity parity-giants encoders-doc docs
 
 install: $(STAMP)
 
@@ -60,9 +60,10 @@ demo: install
 	@echo "HDF5 (coords + features/efficientnet_lite0): $(DEMO_DIR)/output/patches/demo-slide.h5"
 	@echo "pictures: $(DEMO_DIR)/output/visualization/"
 
-# The Triton tests run here too (ATLASPATCH_REQUIRE_TRITON: fail, never skip, without it).
-test: install triton-env
-	ATLASPATCH_REQUIRE_TRITON=1 $(PY) -m pytest -q
+# The Triton and browser tests run here too (ATLASPATCH_REQUIRE_*: fail, never skip, without
+# them).
+test: install triton-env browser
+	ATLASPATCH_REQUIRE_TRITON=1 ATLASPATCH_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 # Skips the SAM2 forward passes and the big synthetic slides.
 test-fast: install
@@ -81,6 +82,13 @@ IMAGE_CA ?= $(firstword $(PIP_CERT) $(wildcard /etc/ssl/certs/ca-certificates.cr
 test-images: install container-tools
 	ATLASPATCH_TEST_IMAGES=1 ATLASPATCH_IMAGE_WHEELS="$(IMAGE_WHEELS)" \
 		ATLASPATCH_IMAGE_CA="$(IMAGE_CA)" $(PY) -m pytest -v -rs -o log_cli=true --log-cli-level=INFO tests/images
+
+# Debian's Chromium, for the QC page's browser tests, installed where it is missing.
+browser:
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium"; \
+		apt-get update -q && apt-get install -y -q chromium \
+			|| { echo "install chromium (Debian: apt-get install chromium)" >&2; exit 1; }; }
 
 # Debian's podman, buildah, runc and debootstrap, installed where any is missing.
 container-tools:
@@ -109,6 +117,13 @@ parity-giants: install
 encoders-doc: install
 	$(VENV)/bin/atlaspatch encoders --markdown --parity docs/parity.json \
 		--parity docs/parity-giants.json > docs/encoders.md
+
+# The documentation site in build/site: the option reference generated from the commands
+# (docs/reference/, not committed), then MkDocs, where a broken link or a page missing from
+# the nav fails the build.
+docs: install
+	$(PY) docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # mypy cannot follow the editable install's import hook: it reads `atlaspatch` through links.
 TYPECHECK := build/typecheck

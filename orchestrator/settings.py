@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from atlaspatch.client.encoder import EncoderClient
 
 T = TypeVar("T")
+# The QC page of an output root and the folder of its pictures and slide facts.
+REPORT_PAGE = "report.html"
+REPORT_FILES = "report_files"
 
 
 def settings_from(cls: type[T], options: dict[str, Any], **more: Any) -> T:
@@ -95,6 +98,10 @@ class RunSettings:
     @property
     def images_dir(self) -> Path:
         return self.output / "images"
+
+    @property
+    def report_files_dir(self) -> Path:
+        return self.output / REPORT_FILES
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from atlaspatch.orchestrator.cli.options import (
     VISUALIZE_CONTOURS,
     WEIGHTS_DIR,
 )
+from atlaspatch.orchestrator.cli.outputs import export, report
 from atlaspatch.orchestrator.cli.pipeline_options import (
     coordinates,
     encoder_endpoint,
@@ -170,5 +171,7 @@ def list_encoders(
     click.echo(listing, nl=False)
 
 
+main.add_command(report)
+main.add_command(export)
 main.add_command(serve)
 main.add_command(export_triton)

@@ -36,7 +36,8 @@ OUTPUT = option(
     "-o",
     required=True,
     type=FOLDER,
-    help="Root folder for results: patches/<stem>.h5, visualization/, images/, reports/.",
+    help="Root folder for results: patches/<stem>.h5, visualization/, images/, reports/, "
+    "and report.html (the QC page of the whole root).",
 )
 
 slide_input = compose(

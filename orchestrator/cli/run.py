@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -64,7 +65,19 @@ def run_command(
         click.echo(f"Error: the report could not be written: {exc}", err=True)
         sys.exit(1)
     click.echo(f"report: {report}")
+    _write_qc_page(run.output)
     sys.exit(exit_status(results))
+
+
+def _write_qc_page(output: Path) -> None:
+    """The QC page of the output root, this run's slides and every earlier one's; a page that
+    cannot be written is said, and changes no slide's status."""
+    from atlaspatch.orchestrator.run_report.page import write_page
+
+    try:
+        click.echo(f"QC page: {write_page(output)}")
+    except Exception as exc:
+        click.echo(f"Warning: the QC page was not written: {exc}", err=True)
 
 
 def exit_status(results: list[SlideResult]) -> int:

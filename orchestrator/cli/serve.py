@@ -29,6 +29,10 @@ from atlaspatch.orchestrator.cli.options import (
 from atlaspatch.orchestrator.cli.serve_options import backend_options, server_options
 from atlaspatch.orchestrator.settings import settings_from
 
+# Each service's own port by default, as compose, the chart and the SLURM script use them.
+ENCODER_PORT = 50051
+SEGMENTER_PORT = 50052
+
 if TYPE_CHECKING:
     from atlaspatch.api.hosting.server import ModelServer, ServerSettings
 
@@ -146,7 +150,9 @@ def serve_encoder(**options: Any) -> None:
     if not policy.loadable:
         raise click.UsageError("name what it serves: --encoders NAMES and/or --loadable NAMES")
     server, _ = encoder_server(
-        _settings(options, max_message_bytes=round(options["max_message_mib"] * 2**20)),
+        _settings(
+            options, ENCODER_PORT, max_message_bytes=round(options["max_message_mib"] * 2**20)
+        ),
         source,
         encoders,
         device,
@@ -179,7 +185,7 @@ def serve_segmenter(**options: Any) -> None:
     if triton_url and options["tissue_model"] != "sam2":
         raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
     server = segmenter_server(
-        _settings(options),
+        _settings(options, SEGMENTER_PORT),
         options["tissue_model"],
         options["device"],
         options["sam2_checkpoint"],
@@ -208,7 +214,7 @@ def serve_health(
     from atlaspatch.client.health import serving_status
 
     # A container's service listens where its ATLASPATCH_PORT says: one image, any port.
-    url = url or f"127.0.0.1:{os.environ.get('ATLASPATCH_PORT') or 50051}"
+    url = url or f"127.0.0.1:{os.environ.get('ATLASPATCH_PORT') or ENCODER_PORT}"
     status = serving_status(url, tls_ca, timeout, tls_client_cert, tls_client_key)
     if status != "SERVING":
         raise click.ClickException(f"{url}: {status}")
@@ -224,9 +230,11 @@ def _triton_url(options: dict[str, Any]) -> str | None:
     return options["triton_url"]
 
 
-def _settings(options: dict[str, Any], **more: Any) -> ServerSettings:
+def _settings(options: dict[str, Any], default_port: int, **more: Any) -> ServerSettings:
     from atlaspatch.api.hosting.server import ServerSettings
 
+    if options["port"] is None:
+        options = {**options, "port": default_port}
     if bool(options["tls_cert"]) != bool(options["tls_key"]):
         raise click.ClickException("TLS needs both --tls-cert and --tls-key")
     if options["tls_client_ca"] and not options["tls_cert"]:

@@ -23,7 +23,10 @@ server_options = compose(
         help="Address to bind; 0.0.0.0 inside a container.",
     ),
     option(
-        "--port", type=int, default=50051, show_default=True, help="gRPC port (0: any free port)."
+        "--port",
+        type=int,
+        help="gRPC port (0: any free port)  [default: 50051 for the encoder, 50052 for the "
+        "segmenter, so that both run on one host as they are]",
     ),
     option(
         "--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port."

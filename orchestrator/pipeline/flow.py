@@ -26,6 +26,7 @@ from atlaspatch.orchestrator.pipeline.decision import Action, Decision
 from atlaspatch.orchestrator.pipeline.embedding import embed_patches
 from atlaspatch.orchestrator.pipeline.job import Job
 from atlaspatch.orchestrator.pipeline.result import SlideResult, failure
+from atlaspatch.orchestrator.run_report.card import save_card
 from atlaspatch.orchestrator.slides.errors import SlideError
 from atlaspatch.orchestrator.slides.opened import OpenedSlide, open_with_thumbnail
 from atlaspatch.orchestrator.slides.slide import SlideSource
@@ -76,14 +77,27 @@ def compute(sources: list[SlideSource], job: Job, pool: Executor) -> list[SlideR
 
 
 def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
-    """From the mask on: coordinates, features, commit, pictures."""
+    """From the mask on: coordinates, features, commit, pictures, and the slide's QC card
+    (whatever became of the slide: its picture often shows why it failed)."""
     mask = drop_small_regions(mask, job.run.tissue_thresh)
-    if job.coords is None:
-        picture = _save_pictures(slide, mask, job)
-        if not mask.any():  # a failure, as in the other commands; the picture shows it
-            raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
-        return SlideResult(slide.source, "done", output=picture)
-    plan = plan_coordinates(slide, mask, job.coords, job.run)
+    plan = None
+    try:
+        if job.coords is None:
+            picture = _save_pictures(slide, mask, job)
+            if not mask.any():  # a failure, as in the other commands; the picture shows it
+                raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
+            return SlideResult(slide.source, "done", output=picture)
+        plan = plan_coordinates(slide, mask, job.coords, job.run)
+        return _commit(slide, mask, plan, job)
+    finally:
+        geojson = job.run.geojson_dir / f"{slide.source.stem}.geojson"
+        shown = geojson if job.run.save_geojson and geojson.exists() else None
+        save_card(job.run.report_files_dir, slide, mask, plan, shown)
+
+
+def _commit(slide: OpenedSlide, mask: np.ndarray, plan: CoordsPlan, job: Job) -> SlideResult:
+    """The slide's HDF5 (coordinates, then features) and its pictures."""
+    assert job.coords is not None
     log.info(
         "%s: tissue on %.1f%% of the thumbnail; %d of %d grid positions on it kept (%s at "
         "level %d)",
