@@ -71,9 +71,10 @@ def local_segmenter(model: str, device: str, checkpoint: Path | None = None) -> 
     """`model` in this process on `device`; unknown names are refused here."""
     if model not in TISSUE_MODELS:
         raise NotFound(f"unknown tissue model {model!r}; choose one of {', '.join(TISSUE_MODELS)}")
-    if model == "sam2":  # said now, not when the first slide is segmented
+    libraries = {"sam2": ("torch", "sam2"), "grandqc": ("torch", "segmentation_models_pytorch")}
+    if model in libraries:  # said now, not when the first slide is segmented
         with service_libraries("Tissue models", "--segmenter-url"):
-            for library in ("torch", "sam2"):
+            for library in libraries[model]:
                 if importlib.util.find_spec(library) is None:
                     raise ModuleNotFoundError(f"No module named {library!r}", name=library)
     return LocalSegmenter(model, device, checkpoint)

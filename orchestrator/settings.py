@@ -54,6 +54,8 @@ class CoordsSettings:
     black_thresh: int = 50
     write_batch: int = 8192
     save_images: bool = False
+    drop_artifacts: bool = False  # leave patches a quality score flags out of coords
+    artifact_thresholds: dict[str, float] = field(default_factory=dict)  # over the defaults
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

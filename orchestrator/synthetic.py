@@ -3,7 +3,8 @@
 A slide is drawn from a small label map (background, tissue, pale tissue, green, blue and
 red pen, dark debris), upsampled tile by tile with stain-like colour and noise, and written
 as a tiled-JPEG TIFF with an Aperio-style description that OpenSlide reads as an SVS.
-The label map is the ground truth: tissue is where it holds TISSUE or PALE_TISSUE.
+The label map is the ground truth: tissue is where it holds TISSUE or PALE_TISSUE. Artifacts
+(synthetic_artifacts) can be drawn over it, with their own map as their truth.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from atlaspatch.orchestrator.synthetic_artifacts import render_artifacts
 
 BACKGROUND, TISSUE, PALE_TISSUE, GREEN_PEN, BLUE_PEN, RED_PEN, DEBRIS = range(7)
 # H&E appearances beyond plain tissue, and black ink as dark as the darkest of them.
@@ -163,7 +166,9 @@ def write_synthetic_slide(
     seed: int = 0,
     labels: np.ndarray | None = None,
     quality: int = 85,
+    artifacts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SyntheticSlide:
+    """`artifacts`: (artifact map, nuclei map) of the labels' shape (synthetic_artifacts)."""
     import tifffile
 
     if labels is None:
@@ -194,6 +199,8 @@ def write_synthetic_slide(
                     tile,
                     seed + index,
                     max(2, round(FAT_CELL_UM / ((mpp or 0.25) * downsample))),
+                    artifacts,
+                    (mpp or 0.25) * downsample,
                 ),
                 shape=(level_h, level_w, 3),
                 dtype=np.uint8,
@@ -223,6 +230,8 @@ def _tiles(
     tile: int,
     seed: int,
     fat_period: int,
+    artifacts: tuple[np.ndarray, np.ndarray] | None = None,
+    pixel_um: float = 0.25,
 ) -> Iterator[np.ndarray]:
     """Tiles of one level in row-major order; `label_per_pixel_inverse` = level px per label
     px; fat cells repeat every `fat_period` level px."""
@@ -254,6 +263,10 @@ def _tiles(
                 ((tx + np.arange(tile)) % fat_period) < septum
             )[None, :]
             rgb[(label_tile == FAT) & on_septum] = _FAT_SEPTUM
+            if artifacts is not None:
+                artifact_map, nuclei = artifacts
+                grid = np.ix_(ys, xs)
+                render_artifacts(rgb, label_tile, artifact_map[grid], nuclei[grid], pixel_um)
             oy, ox = rng.integers(0, tile, 2)
             rgb += noise[oy : oy + tile, ox : ox + tile]
             yield rgb.clip(0, 255).astype(np.uint8)

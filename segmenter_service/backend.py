@@ -30,7 +30,7 @@ class SegmenterBackend(Protocol):
 
 def segmenter_provenance(name: str, checkpoint: Path | None = None) -> dict[str, str]:
     """What `create_segmenter` would make says of itself, without making it (no torch):
-    SAM2's from its checkpoint file, which must be here."""
+    SAM2's and GrandQC's from their checkpoint files, which must be here."""
     if name == "sam2":
         from atlaspatch.api.hosting.model_files import file_sha256
         from atlaspatch.segmenter_service.checkpoint import resolve_sam2_checkpoint
@@ -38,6 +38,13 @@ def segmenter_provenance(name: str, checkpoint: Path | None = None) -> dict[str,
 
         path = resolve_sam2_checkpoint(checkpoint)
         return sam2_provenance(path, file_sha256(path))
+    if name == "grandqc":
+        from atlaspatch.api.hosting.model_files import file_sha256
+        from atlaspatch.segmenter_service.checkpoint import GRANDQC_TISSUE, resolve_checkpoint
+        from atlaspatch.segmenter_service.grandqc import grandqc_provenance
+
+        path = resolve_checkpoint(GRANDQC_TISSUE, checkpoint)
+        return grandqc_provenance(path, file_sha256(path))
     return create_segmenter(name).provenance()  # otsu: nothing to load
 
 
@@ -56,4 +63,11 @@ def create_segmenter(
         from atlaspatch.segmenter_service.sam2_backend import Sam2Segmenter
 
         return Sam2Segmenter(resolve_sam2_checkpoint(checkpoint), device=resolve_device(device))
+    if name == "grandqc":
+        from atlaspatch.api.hosting.devices import resolve_device
+        from atlaspatch.segmenter_service.checkpoint import GRANDQC_TISSUE, resolve_checkpoint
+        from atlaspatch.segmenter_service.grandqc import GrandQCTissue
+
+        path = resolve_checkpoint(GRANDQC_TISSUE, checkpoint)
+        return GrandQCTissue(path, device=resolve_device(device))
     raise UnknownModel(f"unknown tissue model {name!r}; choose one of {', '.join(TISSUE_MODELS)}")

@@ -29,9 +29,16 @@ RED_PEN_BLUE_SHARE = 0.4
 RED_PEN_SATURATION = 100
 DARK_RED_VALUE = 130
 DARK_RED_BLUE_SHARE = 0.75
+FAINT_RED_CHROMA = 15
+FAINT_RED_BLUE_SHARE = 0.2  # blue above green, as a share of red above green: eosin ~0.5
 HALO_PX = 7  # px of the 1.25x thumbnail: how far a thin stroke's blurred rim reaches
 FAT_WINDOW = 7  # px of the 1.25x thumbnail: a few adipocytes
 FAT_TINT = 3.0  # mean red-minus-green of fat's uncoloured pixels above the glass's
+# The spread of the tint around each pixel of a fat lobule, from its septa (~8 and more);
+# the scan area's tinted glass (beside the white the scanner left unscanned) is as flat as
+# the sensor's noise (~1.5).
+FAT_TEXTURE = 4.0
+TEXTURE_WINDOW = FAT_WINDOW
 # Dark and colourless is debris or black ink; dark and purple is tissue.
 DARK_VALUE = 100
 DEBRIS_CHROMA_SHARE = 0.4  # red-minus-green below this share of the value: greyish
@@ -61,8 +68,9 @@ def segment_tissue(rgb: np.ndarray) -> np.ndarray:
     coloured = saturation > _saturation_threshold(saturation)
     red, green, blue = (blurred[..., i].astype(np.int16) for i in range(3))
     red_pen = _red_pen(red, green, blue, saturation)
-    near_red_pen = _beside(red_pen)
-    tissue = _clean(coloured & _stained(red, green, blue) & ~_widen(red_pen, 5))
+    near_red_pen = _beside(red_pen)  # a solid stroke's blurred rim; a faint one has none
+    any_red_pen = red_pen | _faint_red_pen(red, green, blue)
+    tissue = _clean(coloured & _stained(red, green, blue) & ~_widen(any_red_pen, 5))
     tissue |= _fat(tissue, rgb, coloured, near_red_pen)
     # A red stroke's blurred rim is pink like eosin: drop regions lying mostly beside it.
     return _drop_ink_halos(tissue, near_red_pen)
@@ -91,7 +99,15 @@ def _fat(
     beside_tissue = np.zeros(count, dtype=bool)
     beside_tissue[np.unique(labels[_widen(tissue, 11) & (core > 0)])] = True
     beside_tissue[0] = False
-    return _widen(beside_tissue[labels], 9) & tinted
+    # Fat's septa vary its tint from pixel to pixel; the scan area's tinted glass is flat.
+    textured = _texture(chroma, (TEXTURE_WINDOW, TEXTURE_WINDOW)) >= FAT_TEXTURE
+    return _widen(beside_tissue[labels], 9) & tinted & textured
+
+
+def _texture(channel: np.ndarray, window: tuple[int, int]) -> np.ndarray:
+    """The standard deviation of `channel` around each pixel."""
+    mean = cv2.blur(channel, window)
+    return np.sqrt(np.maximum(cv2.blur(channel * channel, window) - mean * mean, 0))
 
 
 def _beside(ink: np.ndarray) -> np.ndarray:
@@ -130,6 +146,13 @@ def _red_pen(
     value = np.maximum(np.maximum(red, green), blue)
     dark_red = (value < DARK_RED_VALUE) & (blue < DARK_RED_BLUE_SHARE * red) & (green < red // 2)
     return pure | dark_red
+
+
+def _faint_red_pen(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndarray:
+    """Red ink of any strength, faint and hatched strokes too: it keeps blue near green,
+    where both stains hold blue well above green."""
+    chroma = red - green
+    return (chroma >= FAINT_RED_CHROMA) & (blue - green < FAINT_RED_BLUE_SHARE * chroma)
 
 
 def _widen(mask: np.ndarray, size: int) -> np.ndarray:

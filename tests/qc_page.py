@@ -12,6 +12,7 @@ COLUMNS = (
     "status",
     "tissue",
     "patches",
+    "unusable",
     "magnification",
     "mpp",
     "scale_from",

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from atlaspatch.orchestrator.cli import main
 from atlaspatch.segmenter_service.checkpoint import (
-    CHECKPOINT_ENV,
+    SAM2,
     CheckpointNotFound,
     resolve_sam2_checkpoint,
 )
@@ -81,14 +81,14 @@ def test_wrong_checkpoint_format_is_refused(tmp_path: Path) -> None:
 def test_missing_checkpoint_says_how_to_get_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.delenv(SAM2.env, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(CheckpointNotFound) as error:
         resolve_sam2_checkpoint(None)
     message = str(error.value)
     assert "--sam2-checkpoint" in message and "--tissue-model otsu" in message
-    assert CHECKPOINT_ENV in message
+    assert SAM2.env in message
 
 
 def test_checkpoint_from_the_hugging_face_cache(
@@ -100,7 +100,7 @@ def test_checkpoint_from_the_hugging_face_cache(
     (repo / "refs" / "main").write_text("0123abcd")
     (repo / "snapshots" / "0123abcd").mkdir(parents=True)
     (repo / "snapshots" / "0123abcd" / "model.pth").symlink_to(sam2_checkpoint)
-    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.delenv(SAM2.env, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     found = resolve_sam2_checkpoint(None)
     assert found == repo / "snapshots" / "0123abcd" / "model.pth"
@@ -109,7 +109,7 @@ def test_checkpoint_from_the_hugging_face_cache(
 def test_checkpoint_from_environment(
     sam2_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(CHECKPOINT_ENV, str(sam2_checkpoint))
+    monkeypatch.setenv(SAM2.env, str(sam2_checkpoint))
     assert resolve_sam2_checkpoint(None) == sam2_checkpoint
 
 
@@ -148,7 +148,7 @@ def test_cli_end_to_end_with_batched_sam2(sam2_checkpoint: Path, tmp_path: Path)
 def test_cli_without_checkpoint_fails_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    monkeypatch.delenv(SAM2.env, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     result = CliRunner().invoke(
         main, ["detect-tissue", str(SLIDES / "small.svs"), "-o", str(tmp_path), "--device", "cpu"]

@@ -12,14 +12,15 @@ from atlaspatch.client.remote import RemoteEncoders, RemoteSegmenter
 from atlaspatch.client.remote_slides import RemoteSlideEncoders
 from atlaspatch.client.segmenter import SegmenterClient, local_segmenter
 from atlaspatch.client.slide_encoders import SlideEncoderClient, local_slide_encoders
-from atlaspatch.orchestrator.cli.options import split_names
+from atlaspatch.orchestrator.cli.options import split_names, tissue_checkpoint
 
 
 def connect_segmenter(options: dict[str, Any]) -> SegmenterClient:
     url = options.get("segmenter_url")
     if url:
         return RemoteSegmenter(_endpoint(url, options), options["tissue_model"])
-    return local_segmenter(options["tissue_model"], options["device"], options["sam2_checkpoint"])
+    model = options["tissue_model"]
+    return local_segmenter(model, options["device"], tissue_checkpoint(model, options))
 
 
 def connect_encoders(options: dict[str, Any]) -> EncoderClient:

@@ -100,13 +100,20 @@ TISSUE_MODEL = option(
     default="sam2",
     show_default=True,
     help="sam2: AtlasPatch's fine-tuned SAM2.1 Hiera-tiny (needs its checkpoint). "
-    "otsu: classical saturation thresholding, needs no weights.",
+    "otsu: classical saturation thresholding, needs no weights. grandqc: GrandQC's UNet++ "
+    "tissue model (needs its checkpoint).",
 )
 SAM2_CHECKPOINT = option(
     "--sam2-checkpoint",
     type=click.Path(path_type=Path),
     help="AtlasPatch SAM2 checkpoint (model.pth); else the Hugging Face cache or hub "
     "(AtlasAnalyticsLab/AtlasPatch).",
+)
+GRANDQC_CHECKPOINT = option(
+    "--grandqc-checkpoint",
+    type=click.Path(path_type=Path),
+    help="GrandQC's tissue checkpoint (Tissue_Detection_MPP10.pth, CC BY-NC-SA 4.0) for "
+    "--tissue-model grandqc; else the Hugging Face cache or hub (MahmoodLab/hest-tissue-seg).",
 )
 ENCODERS = option(
     "--encoders",
@@ -174,3 +181,11 @@ SAVE_GEOJSON = option(
     help="Write the tissue outlines as GeoJSON QuPath imports (File > Import objects): "
     "geojson/<stem>.geojson, in level-0 pixels, holes as inner rings.",
 )
+
+
+def tissue_checkpoint(model: str, options: dict[str, Any]) -> Path | None:
+    """The checkpoint option of `model`: --grandqc-checkpoint for grandqc, else
+    --sam2-checkpoint."""
+    key = "grandqc_checkpoint" if model == "grandqc" else "sam2_checkpoint"
+    value = options.get(key)
+    return Path(value) if value is not None else None

@@ -11,6 +11,7 @@ from atlaspatch.orchestrator.cli.options import (
     DEVICE,
     FEATURE_PLUGINS,
     FOLDER,
+    GRANDQC_CHECKPOINT,
     MPP_CSV,
     PRECISION_CHOICE,
     PRECISION_HELP,
@@ -30,6 +31,7 @@ from atlaspatch.orchestrator.cli.options import (
     option,
     split_names,
 )
+from atlaspatch.orchestrator.cli.quality_options import artifact_options
 
 OUTPUT = option(
     "--output",
@@ -59,6 +61,7 @@ slide_input = compose(
 segmentation = compose(
     TISSUE_MODEL,
     SAM2_CHECKPOINT,
+    GRANDQC_CHECKPOINT,
     DEVICE,
     option(
         "--seg-batch-size",
@@ -204,7 +207,7 @@ patch_choices = compose(
     ),
 )
 
-coordinates = compose(patch_size_option(), target_mag_option(), patch_choices)
+coordinates = compose(patch_size_option(), target_mag_option(), patch_choices, artifact_options)
 
 # How patch encoders run, but which ones.
 feature_runtime = compose(

@@ -14,6 +14,7 @@ from atlaspatch.orchestrator.cli.boundary import configure_logging
 from atlaspatch.orchestrator.cli.options import (
     ENCODERS,
     FEATURE_PLUGINS,
+    GRANDQC_CHECKPOINT,
     MAX_BATCH_SIZE,
     MAX_QUEUE_DELAY_MS,
     PRECISION,
@@ -25,6 +26,7 @@ from atlaspatch.orchestrator.cli.options import (
     Number,
     option,
     split_names,
+    tissue_checkpoint,
 )
 from atlaspatch.orchestrator.cli.serve_options import backend_options, server_options
 from atlaspatch.orchestrator.settings import settings_from
@@ -171,6 +173,7 @@ def serve_encoder(**options: Any) -> None:
 @server_options
 @TISSUE_MODEL
 @SAM2_CHECKPOINT
+@GRANDQC_CHECKPOINT
 @backend_options
 def serve_segmenter(**options: Any) -> None:
     """Serve tissue segmentation of thumbnails.
@@ -183,12 +186,14 @@ def serve_segmenter(**options: Any) -> None:
     configure_logging(options["verbose"], quiet=logging.INFO)
     triton_url = _triton_url(options)
     if triton_url and options["tissue_model"] != "sam2":
-        raise click.UsageError("only sam2 runs in Triton; otsu needs no accelerator")
+        raise click.UsageError(
+            "only sam2 runs in Triton; otsu needs no accelerator, grandqc runs in the service"
+        )
     server = segmenter_server(
         _settings(options, SEGMENTER_PORT),
         options["tissue_model"],
         options["device"],
-        options["sam2_checkpoint"],
+        tissue_checkpoint(options["tissue_model"], options),
         triton_url,
     )
     _serve(server)

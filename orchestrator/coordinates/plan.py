@@ -1,5 +1,7 @@
 """The patches of a slide: grid positions on the tissue mask, then (without fast mode) by
-content; the patch pictures too when asked for."""
+content; each one's quality scores (from its pixels where they are read, else from the
+thumbnail), the unusable ones left out with --drop-artifacts; the patch pictures too when
+asked for."""
 
 from __future__ import annotations
 
@@ -14,6 +16,16 @@ from atlaspatch.orchestrator.coordinates.content_filter import keep_patch
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
 from atlaspatch.orchestrator.coordinates.grid import PatchGrid, tissue_grid
 from atlaspatch.orchestrator.progress import progress
+from atlaspatch.orchestrator.quality.names import NAMES
+from atlaspatch.orchestrator.quality.scores import patch_scores
+from atlaspatch.orchestrator.quality.thumbnail import thumbnail_scores
+from atlaspatch.orchestrator.quality.verdict import (
+    FROM_PIXELS,
+    FROM_THUMBNAIL,
+    PatchQuality,
+    QualityVerdict,
+    thresholds_with,
+)
 from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
 from atlaspatch.orchestrator.slides.errors import SlideError
 from atlaspatch.orchestrator.slides.opened import OpenedSlide
@@ -28,6 +40,7 @@ class CoordsPlan:
     xy: np.ndarray  # (N, 2) level-0 top-left corners of the kept patches
     tissue_fraction: np.ndarray  # (N,)
     candidates: int = 0  # grid positions on tissue, before the content filter
+    verdict: QualityVerdict | None = None  # of the kept patches
 
     def rows(self) -> np.ndarray:
         g = self.geometry
@@ -65,10 +78,37 @@ def plan_coordinates(
 
     keep = np.ones(len(grid.xy), dtype=bool)
     if not settings.fast_mode or settings.save_images:
-        keep = _read_patches(slide.source, geometry, grid, settings, run)
+        keep, scores = _read_patches(slide.source, geometry, grid, settings, run)
+        quality = PatchQuality(scores, FROM_PIXELS)
         if not keep.any():
             raise SlideError("every patch on tissue was filtered out as white or black")
-    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep], len(grid.xy))
+    else:
+        thumbnail = slide.thumbnail
+        scores = thumbnail_scores(
+            thumbnail.pixels, thumbnail.downsample, grid.xy, geometry.size_level0
+        )
+        quality = PatchQuality(scores, FROM_THUMBNAIL)
+    thresholds = thresholds_with(settings.artifact_thresholds)
+    dropped = None
+    if settings.drop_artifacts:
+        unusable = keep & ~quality.usable(thresholds)
+        dropped = int(unusable.sum())
+        keep &= ~unusable
+        if not keep.any():
+            raise SlideError(
+                f"every one of the {dropped} patches on tissue is unusable (--drop-artifacts; "
+                f"scores over {_over(quality.take(unusable), thresholds)})"
+            )
+    verdict = QualityVerdict(quality.take(keep), thresholds, dropped)
+    return CoordsPlan(geometry, grid.xy[keep], grid.tissue_fraction[keep], len(grid.xy), verdict)
+
+
+def _over(quality: PatchQuality, thresholds: dict[str, float]) -> str:
+    """The scores that made patches unusable, the most frequent first."""
+    limits = np.array([thresholds[name] for name in NAMES])
+    with np.errstate(invalid="ignore"):
+        counts = (quality.scores >= limits).sum(axis=0)
+    return ", ".join(f"{NAMES[i]} ({counts[i]})" for i in np.argsort(-counts) if counts[i])
 
 
 def _read_patches(
@@ -77,9 +117,11 @@ def _read_patches(
     grid: PatchGrid,
     settings: CoordsSettings,
     run: RunSettings,
-) -> np.ndarray:
-    """Read every candidate once: filter by content (no fast mode), save PNGs if asked."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read every candidate once: score its quality, filter by content (no fast mode), save
+    PNGs if asked. (keep, scores)."""
     keep = np.ones(len(grid.xy), dtype=bool)
+    scores = np.empty((len(grid.xy), len(NAMES)), dtype=np.float32)
     images_tmp = run.images_dir / f".{source.stem}.{os.getpid()}.partial"
     if settings.save_images:
         shutil.rmtree(images_tmp, ignore_errors=True)
@@ -89,6 +131,7 @@ def _read_patches(
         with PatchReader(source, geometry, run.patch_workers) as reader, patches:
             for index, patch in enumerate(reader.read_many(grid.xy)):
                 patches.update()
+                scores[index] = patch_scores(patch)
                 if not settings.fast_mode:
                     keep[index] = keep_patch(patch, settings.white_thresh, settings.black_thresh)
                 if settings.save_images and keep[index]:
@@ -101,4 +144,4 @@ def _read_patches(
             os.replace(images_tmp, final)
     finally:
         shutil.rmtree(images_tmp, ignore_errors=True)
-    return keep
+    return keep, scores

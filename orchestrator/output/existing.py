@@ -31,9 +31,11 @@ COORDINATE_PARAMETERS = (
     "min_tissue_fraction",
     "fast_mode",
     "edge_patches",
+    "drop_artifacts",
+    "artifact_thresholds",
 )
 # What files made before a parameter existed were made with.
-PARAMETERS_BEFORE = {"edge_patches": False}
+PARAMETERS_BEFORE = {"edge_patches": False, "drop_artifacts": False, "artifact_thresholds": {}}
 CONTENT_FILTER_PARAMETERS = ("white_thresh", "black_thresh")
 
 

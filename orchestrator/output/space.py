@@ -31,7 +31,8 @@ class NoRoomForOutput(SlideError):
 
 def output_bytes(rows: int, feature_dims: list[int]) -> int:
     """What a file of `rows` patches and these feature sets will take, at most."""
-    per_row = 5 * 4 + 4 + 4 * sum(feature_dims)  # coords, tissue_fraction, float32 features
+    # coords, tissue_fraction, quality scores and verdict, float32 features
+    per_row = 5 * 4 + 4 + 5 * 4 + 1 + 4 * sum(feature_dims)
     return int(rows * per_row * 1.05) + OVERHEAD_BYTES
 
 

@@ -21,6 +21,7 @@ from atlaspatch.orchestrator.coordinates.regions import drop_small_regions
 from atlaspatch.orchestrator.output.feature_sets import FeatureSets
 from atlaspatch.orchestrator.output.geojson import save_geojson
 from atlaspatch.orchestrator.output.pictures import save_contours, save_grid, save_mask
+from atlaspatch.orchestrator.output.quality_sets import write_quality
 from atlaspatch.orchestrator.output.space import output_bytes
 from atlaspatch.orchestrator.pipeline.decision import Action, Decision
 from atlaspatch.orchestrator.pipeline.embedding import embed_patches
@@ -118,6 +119,9 @@ def _commit(slide: OpenedSlide, mask: np.ndarray, plan: CoordsPlan, job: Job) ->
         slide, plan.geometry, job.coords, job.run, provenance, resumable, size
     ) as writer:
         writer.append(plan.rows(), plan.tissue_fraction)
+        if plan.verdict is not None:
+            verdict = plan.verdict
+            write_quality(writer.file, verdict.quality, verdict.thresholds, verdict.dropped)
         if job.features is not None:
             writer.coords_done()
             features = FeatureSets.create(writer.file, facts, len(plan.xy))

@@ -16,10 +16,11 @@ def segmenter(
     url: str | None = None,
     device: str = "cpu",
     sam2_checkpoint: Path | None = None,
+    grandqc_checkpoint: Path | None = None,
     token: str | None = None,
     tls_ca: Path | None = None,
 ) -> SegmenterClient:
-    """The tissue segmenter `model` ("otsu" or "sam2"), here on `device` or on the
+    """The tissue segmenter `model` ("otsu", "sam2" or "grandqc"), here on `device` or on the
     segmenter service at `url` (host:port, grpc://, grpcs://)."""
     return connect_segmenter(
         {
@@ -27,6 +28,7 @@ def segmenter(
             "tissue_model": model,
             "device": device,
             "sam2_checkpoint": sam2_checkpoint,
+            "grandqc_checkpoint": grandqc_checkpoint,
             "token": token,
             "tls_ca": tls_ca,
         }

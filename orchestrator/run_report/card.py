@@ -27,6 +27,7 @@ JPEG_QUALITY = 85
 TISSUE_LINE = (0, 170, 0)
 HOLE_LINE = (0, 90, 255)
 PATCH_SHADE = np.array([255, 200, 0], dtype=np.float32)
+UNUSABLE_SHADE = np.array([230, 0, 40], dtype=np.float32)  # a quality score over its threshold
 MIN_OUTLINED_CELL = 6  # px on the card: below it, patch outlines would only blur the picture
 
 
@@ -70,6 +71,12 @@ def card_facts(
             "grid_positions_on_tissue": int(plan.candidates),
             "patch_size_level0": int(plan.geometry.size_level0),
         }
+    if plan is not None and plan.verdict is not None:
+        facts |= {
+            "unusable": int((~plan.verdict.usable).sum()),
+            "dropped_unusable": plan.verdict.dropped,
+            "quality_source": plan.verdict.quality.source,
+        }
     return facts
 
 
@@ -79,7 +86,8 @@ def card_picture(
     level0_size: tuple[int, int],
     plan: CoordsPlan | None,
 ) -> np.ndarray:
-    """RGB: the thumbnail scaled to LONG_SIDE, patches shaded, tissue outlined."""
+    """RGB: the thumbnail scaled to LONG_SIDE, patches shaded (unusable ones red), tissue
+    outlined."""
     height, width = thumbnail.shape[:2]
     factor = LONG_SIDE / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -88,6 +96,10 @@ def card_picture(
         per_level0 = size[0] / level0_size[0]
         cells = _patch_cells(size, plan.xy, plan.geometry.size_level0, per_level0)
         image[cells > 0] = 0.65 * image[cells > 0] + 0.35 * PATCH_SHADE
+        if plan.verdict is not None and not plan.verdict.usable.all():
+            unusable = plan.xy[~plan.verdict.usable]
+            bad = _patch_cells(size, unusable, plan.geometry.size_level0, per_level0) > 0
+            image[bad] = 0.5 * image[bad] + 0.5 * UNUSABLE_SHADE
     image = np.ascontiguousarray(image.astype(np.uint8))
     if plan is not None and len(plan.xy):
         side = plan.geometry.size_level0 * size[0] / level0_size[0]

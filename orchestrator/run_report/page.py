@@ -58,6 +58,7 @@ def render(overview: RunOverview, output: Path) -> str:
 <option value="failed">failed</option>
 <option value="no-tissue">no tissue</option>
 <option value="few-patches">few patches</option>
+<option value="unusable">unusable patches</option>
 </select></label>
 <label>fewer than <input id="few" type="number" min="1" value="{FEW_PATCHES}"> patches</label>
 <label>Name <input id="name" type="search" placeholder="part of a slide's name"></label>
@@ -67,6 +68,7 @@ def render(overview: RunOverview, output: Path) -> str:
 <thead><tr>
 <th data-kind="text">Slide</th><th>Picture</th><th data-kind="text">Status</th>
 <th data-kind="number">Tissue %</th><th data-kind="number">Patches</th>
+<th data-kind="number" title="patches a quality score flags">Unusable</th>
 <th data-kind="number">Mag.</th><th data-kind="number">mpp</th>
 <th data-kind="text">Scale from</th><th data-kind="number">Seconds</th>
 <th data-kind="text">Reason</th>
@@ -86,12 +88,14 @@ def _summary(overview: RunOverview) -> str:
     rows = overview.rows
     counts = {status: sum(row.status == status for row in rows) for status in _STATUSES}
     patches = sum(row.patches or 0 for row in rows)
+    unusable = sum(row.unusable or 0 for row in rows)
     tissue = [row.tissue_percent for row in rows if row.tissue_percent is not None]
     median = f"{statistics.median(tissue):.1f} %" if tissue else "n/a"
     facts = [
         ("slides", str(len(rows))),
         *((status, str(count)) for status, count in counts.items() if count),
         ("patches", f"{patches:,}"),
+        ("unusable", f"{unusable:,}"),
         ("median tissue", median),
     ]
     cells = "".join(
@@ -129,7 +133,8 @@ def _row(row: SlideRow) -> str:
     links = f' <a class="geojson" href="{_e(row.geojson)}">GeoJSON</a>' if row.geojson else ""
     attributes = (
         f'data-status="{_e(row.status)}" data-no-tissue="{int(no_tissue)}" '
-        f'data-patches="{"" if row.patches is None else row.patches}" data-name="{_e(row.stem)}"'
+        f'data-patches="{"" if row.patches is None else row.patches}" '
+        f'data-unusable="{row.unusable or 0}" data-name="{_e(row.stem)}"'
     )
     return (
         f'<tr class="{_e(row.status)}" {attributes}>'
@@ -138,6 +143,7 @@ def _row(row: SlideRow) -> str:
         f'<td class="status">{_e(row.status)}</td>'
         f"{_number(row.tissue_percent, '{:.1f}')}"
         f"{_number(row.patches, '{:,}')}"
+        f"{_number(row.unusable, '{:,}')}"
         f"{_number(row.magnification, '{:g}x')}"
         f"{_number(row.mpp, '{:.4f}')}"
         f"<td>{_e(row.magnification_source)}</td>"

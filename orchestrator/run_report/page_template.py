@@ -39,6 +39,7 @@ SCRIPT = """
     'no-tissue': (row) => row.dataset.noTissue === '1',
     'few-patches': (row) => row.dataset.patches !== '' &&
       Number(row.dataset.patches) < Number(few.value || 0),
+    unusable: (row) => Number(row.dataset.unusable) > 0,
   };
   function apply() {
     const test = wanted[show.value] || wanted.all;

@@ -13,6 +13,7 @@ from typing import Any
 
 import h5py
 
+from atlaspatch.orchestrator.output.quality_sets import read_usable
 from atlaspatch.orchestrator.settings import REPORT_FILES
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class SlideRow:
     command: str = ""
     run_started: str = ""
     patches: int | None = None
+    unusable: int | None = None  # patches a quality score flags (qc/usable false)
     tissue_percent: float | None = None
     magnification: float | None = None
     mpp: float | None = None
@@ -101,6 +103,7 @@ def _apply_card(row: SlideRow, path: Path, output: Path) -> None:
     row.magnification_source = card.get("magnification_source", "")
     if row.patches is None and card.get("patches") is not None:
         row.patches = card["patches"]
+    row.unusable = card.get("unusable")
     picture = path.parent / str(card.get("picture", ""))
     row.picture = f"{REPORT_FILES}/{picture.name}" if picture.is_file() else None
     geojson = card.get("geojson")
@@ -112,10 +115,13 @@ def _apply_h5(row: SlideRow, path: Path) -> None:
     try:
         with h5py.File(path, "r") as file:
             attrs = dict(file.attrs)
+            usable = read_usable(file)
     except OSError as exc:
         log.warning("%s could not be read for the page: %s", path, exc)
         return
     row.slide = row.slide or str(attrs.get("filename", ""))
+    if row.unusable is None and usable is not None:
+        row.unusable = int((~usable).sum())
     if row.patches is None and "num_patches" in attrs:
         row.patches = int(attrs["num_patches"])
     if row.magnification is None and "level0_magnification" in attrs:

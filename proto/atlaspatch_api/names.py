@@ -2,4 +2,4 @@
 them without importing a service."""
 
 PRECISIONS = ("float32", "float16", "bfloat16")
-TISSUE_MODELS = ("sam2", "otsu")
+TISSUE_MODELS = ("sam2", "otsu", "grandqc")
