@@ -56,6 +56,7 @@ class CoordsSettings:
     save_images: bool = False
     drop_artifacts: bool = False  # leave patches a quality score flags out of coords
     artifact_thresholds: dict[str, float] = field(default_factory=dict)  # over the defaults
+    artifact_model: str | None = None  # None: the scores from the pixels; "grandqc": GrandQC's
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ class CheckpointSource:
     repo_id: str
     filename: str
     by_hand: str  # where a person downloads it
+    instead: str = "or use --tissue-model otsu, which needs no weights."
 
 
 SAM2 = CheckpointSource(
@@ -37,6 +38,17 @@ GRANDQC_TISSUE = CheckpointSource(
     "MahmoodLab/hest-tissue-seg",
     "Tissue_Detection_MPP10.pth",
     "https://zenodo.org/records/14507273",
+)
+
+
+GRANDQC_ARTIFACTS = CheckpointSource(
+    "GrandQC artifact",
+    "--artifact-checkpoint",
+    "ATLASPATCH_GRANDQC_ARTIFACT_CHECKPOINT",
+    "MahmoodLab/hest-tissue-seg",
+    "GrandQC_MPP1_state_dict.pth",
+    "https://huggingface.co/MahmoodLab/hest-tissue-seg",
+    "or leave out --artifact-model: the quality scores need no weights.",
 )
 
 
@@ -75,6 +87,5 @@ def resolve_checkpoint(source: CheckpointSource, explicit: Path | None = None) -
         f"no {source.model} checkpoint found; looked at: "
         + "; ".join(looked)
         + f". Download {source.filename} from {source.by_hand} and pass "
-        f"{source.option} PATH (or set {source.env}), or use --tissue-model otsu, "
-        "which needs no weights."
+        f"{source.option} PATH (or set {source.env}), {source.instead}"
     )

@@ -21,10 +21,18 @@ def segmenter_server(
     device: str = "cpu",
     checkpoint: Path | None = None,
     triton_url: str | None = None,
+    artifact_model: str | None = None,
+    artifact_checkpoint: Path | None = None,
 ) -> ModelServer:
-    """The segmenter service hosting `model`, or forwarding to it in Triton at `triton_url`."""
+    """The segmenter service hosting `model`, or forwarding to it in Triton at `triton_url`;
+    with `artifact_model`, it also scores patches with that model."""
     handler = build_segmenter_handler(model, device, checkpoint, triton_url, MAX_THUMBNAILS)
-    servicer = SegmenterServicer(handler)
+    artifacts = None
+    if artifact_model:
+        from atlaspatch.segmenter_service.artifacts_handler import build_artifacts_handler
+
+        artifacts = build_artifacts_handler(artifact_model, device, artifact_checkpoint)
+    servicer = SegmenterServicer(handler, artifacts)
 
     def add(server) -> None:
         segmenter_pb2_grpc.add_SegmenterServicer_to_server(servicer, server)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from atlaspatch.client.artifacts import ArtifactScorer, RemoteArtifacts, local_artifacts
 from atlaspatch.client.channel import Endpoint
 from atlaspatch.client.encoder import EncoderClient, local_encoders
 from atlaspatch.client.remote import RemoteEncoders, RemoteSegmenter
@@ -21,6 +22,15 @@ def connect_segmenter(options: dict[str, Any]) -> SegmenterClient:
         return RemoteSegmenter(_endpoint(url, options), options["tissue_model"])
     model = options["tissue_model"]
     return local_segmenter(model, options["device"], tissue_checkpoint(model, options))
+
+
+def connect_artifacts(options: dict[str, Any]) -> ArtifactScorer:
+    """The artifact model of --artifact-model: on the segmenter service of --segmenter-url,
+    else here."""
+    model, url = options["artifact_model"], options.get("segmenter_url")
+    if url:
+        return RemoteArtifacts(_endpoint(url, options), model)
+    return local_artifacts(model, options["device"], options.get("artifact_checkpoint"))
 
 
 def connect_encoders(options: dict[str, Any]) -> EncoderClient:

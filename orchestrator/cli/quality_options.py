@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,6 +34,20 @@ def _thresholds(ctx: click.Context, param: click.Parameter, values: Any) -> dict
 DEFAULTS = ", ".join(f"{name}={value:g}" for name, value in DEFAULT_THRESHOLDS.items())
 
 artifact_options = compose(
+    option(
+        "--artifact-model",
+        type=click.Choice(["grandqc"]),
+        help="Score patches with an artifact model instead of from their pixels: grandqc, "
+        "GrandQC's U-Net (eight classes, at 1 um/px; needs --no-fast-mode and its "
+        "checkpoint). Runs on the segmenter service with --segmenter-url.",
+    ),
+    option(
+        "--artifact-checkpoint",
+        type=click.Path(path_type=Path),
+        help="GrandQC's artifact weights as a state_dict (GrandQC_MPP1_state_dict.pth); else "
+        "$ATLASPATCH_GRANDQC_ARTIFACT_CHECKPOINT, the Hugging Face cache or hub "
+        "(MahmoodLab/hest-tissue-seg).",
+    ),
     option(
         "--drop-artifacts",
         is_flag=True,

@@ -16,7 +16,11 @@ from atlaspatch.orchestrator.batch.report import write_report
 from atlaspatch.orchestrator.batch.runner import run_slides
 from atlaspatch.orchestrator.batch.summary import print_summary
 from atlaspatch.orchestrator.cli.boundary import configure_logging
-from atlaspatch.orchestrator.cli.connect import connect_encoders, connect_segmenter
+from atlaspatch.orchestrator.cli.connect import (
+    connect_artifacts,
+    connect_encoders,
+    connect_segmenter,
+)
 from atlaspatch.orchestrator.cli.inputs import ensure_writable, load_sources
 from atlaspatch.orchestrator.pipeline import interrupt
 from atlaspatch.orchestrator.pipeline.job import Job
@@ -56,7 +60,16 @@ def run_command(
                 f"--remove-features and --feature-extractors both name {', '.join(both)}: "
                 "to compute a feature set anew, use --force"
             )
-    job = Job.create(run, connect_segmenter(options), coords, features)
+    artifacts = None
+    if coords is not None and coords.artifact_model:
+        if coords.fast_mode and not coords.save_images:
+            raise click.UsageError(
+                "--artifact-model scores the patches' pixels, which fast mode does not read: "
+                "add --no-fast-mode"
+            )
+        artifacts = connect_artifacts(options)
+        artifacts.provenance()  # said now: a service without the model, weights missing
+    job = Job.create(run, connect_segmenter(options), coords, features, artifacts)
     results = run_slides(sources, job)
     print_summary(results)
     try:

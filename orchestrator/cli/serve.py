@@ -174,6 +174,17 @@ def serve_encoder(**options: Any) -> None:
 @TISSUE_MODEL
 @SAM2_CHECKPOINT
 @GRANDQC_CHECKPOINT
+@option(
+    "--artifact-model",
+    type=click.Choice(["grandqc"]),
+    help="Also score patches with this artifact model (ScorePatches): grandqc.",
+)
+@option(
+    "--artifact-checkpoint",
+    type=click.Path(path_type=Path),
+    help="GrandQC's artifact weights (GrandQC_MPP1_state_dict.pth); else "
+    "$ATLASPATCH_GRANDQC_ARTIFACT_CHECKPOINT, the Hugging Face cache or hub.",
+)
 @backend_options
 def serve_segmenter(**options: Any) -> None:
     """Serve tissue segmentation of thumbnails.
@@ -195,6 +206,8 @@ def serve_segmenter(**options: Any) -> None:
         options["device"],
         tissue_checkpoint(options["tissue_model"], options),
         triton_url,
+        options["artifact_model"],
+        options["artifact_checkpoint"],
     )
     _serve(server)
 

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from atlaspatch.client.artifacts import ArtifactScorer
 from atlaspatch.orchestrator.coordinates.content_filter import keep_patch
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry, plan_geometry
 from atlaspatch.orchestrator.coordinates.grid import PatchGrid, tissue_grid
 from atlaspatch.orchestrator.progress import progress
+from atlaspatch.orchestrator.quality.model_scores import ModelScores
 from atlaspatch.orchestrator.quality.names import NAMES
 from atlaspatch.orchestrator.quality.scores import patch_scores
 from atlaspatch.orchestrator.quality.thumbnail import thumbnail_scores
 from atlaspatch.orchestrator.quality.verdict import (
+    FROM_MODEL,
     FROM_PIXELS,
     FROM_THUMBNAIL,
     PatchQuality,
@@ -51,9 +54,14 @@ class CoordsPlan:
 
 
 def plan_coordinates(
-    slide: OpenedSlide, mask: np.ndarray, settings: CoordsSettings, run: RunSettings
+    slide: OpenedSlide,
+    mask: np.ndarray,
+    settings: CoordsSettings,
+    run: RunSettings,
+    artifacts: ArtifactScorer | None = None,
 ) -> CoordsPlan:
-    """The patches to keep: grid positions on tissue, then (no fast mode) by content."""
+    """The patches to keep: grid positions on tissue, then (no fast mode) by content; their
+    quality scored by `artifacts` where given, else from their pixels."""
     geometry = plan_geometry(
         slide.reader.level_downsamples,
         slide.scale.magnification,
@@ -78,8 +86,12 @@ def plan_coordinates(
 
     keep = np.ones(len(grid.xy), dtype=bool)
     if not settings.fast_mode or settings.save_images:
-        keep, scores = _read_patches(slide.source, geometry, grid, settings, run)
-        quality = PatchQuality(scores, FROM_PIXELS)
+        model = None
+        if artifacts is not None:
+            model = ModelScores(artifacts, _patch_mpp(slide, settings), len(grid.xy))
+        keep, scores = _read_patches(slide.source, geometry, grid, settings, run, model)
+        source = FROM_PIXELS if model is None else FROM_MODEL
+        quality = PatchQuality(scores, source, artifacts.provenance() if artifacts else {})
         if not keep.any():
             raise SlideError("every patch on tissue was filtered out as white or black")
     else:
@@ -117,6 +129,7 @@ def _read_patches(
     grid: PatchGrid,
     settings: CoordsSettings,
     run: RunSettings,
+    model: ModelScores | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read every candidate once: score its quality, filter by content (no fast mode), save
     PNGs if asked. (keep, scores)."""
@@ -131,7 +144,10 @@ def _read_patches(
         with PatchReader(source, geometry, run.patch_workers) as reader, patches:
             for index, patch in enumerate(reader.read_many(grid.xy)):
                 patches.update()
-                scores[index] = patch_scores(patch)
+                if model is None:
+                    scores[index] = patch_scores(patch)
+                else:
+                    model.add(index, patch)
                 if not settings.fast_mode:
                     keep[index] = keep_patch(patch, settings.white_thresh, settings.black_thresh)
                 if settings.save_images and keep[index]:
@@ -144,4 +160,12 @@ def _read_patches(
             os.replace(images_tmp, final)
     finally:
         shutil.rmtree(images_tmp, ignore_errors=True)
-    return keep, scores
+    return keep, (scores if model is None else model.finish())
+
+
+def _patch_mpp(slide: OpenedSlide, settings: CoordsSettings) -> float:
+    """Microns per pixel of the patches as read: the slide's at the target magnification."""
+    scale = slide.scale
+    if scale.mpp is None:
+        return 10.0 / settings.target_magnification
+    return float(scale.mpp) * scale.magnification / settings.target_magnification

@@ -33,9 +33,15 @@ COORDINATE_PARAMETERS = (
     "edge_patches",
     "drop_artifacts",
     "artifact_thresholds",
+    "artifact_model",
 )
 # What files made before a parameter existed were made with.
-PARAMETERS_BEFORE = {"edge_patches": False, "drop_artifacts": False, "artifact_thresholds": {}}
+PARAMETERS_BEFORE = {
+    "edge_patches": False,
+    "drop_artifacts": False,
+    "artifact_thresholds": {},
+    "artifact_model": None,
+}
 CONTENT_FILTER_PARAMETERS = ("white_thresh", "black_thresh")
 
 

@@ -25,6 +25,8 @@ def write_quality(
     group.create_dataset("usable", data=quality.usable(thresholds))
     group.attrs["thresholds"] = json.dumps(thresholds, sort_keys=True)
     group.attrs["source"] = quality.source
+    if quality.model:
+        group.attrs["artifact_model"] = json.dumps(quality.model, sort_keys=True)
     group.attrs["usable_when"] = "every score below its threshold (NaN: not measured, passes)"
     group.attrs["dropped_unusable"] = -1 if dropped is None else dropped
 

@@ -88,7 +88,7 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
             if not mask.any():  # a failure, as in the other commands; the picture shows it
                 raise SlideError(empty_mask_reason(slide.thumbnail.pixels))
             return SlideResult(slide.source, "done", output=picture)
-        plan = plan_coordinates(slide, mask, job.coords, job.run)
+        plan = plan_coordinates(slide, mask, job.coords, job.run, job.artifacts)
         return _commit(slide, mask, plan, job)
     finally:
         geojson = job.run.geojson_dir / f"{slide.source.stem}.geojson"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from atlaspatch.api.errors import ServiceError
+from atlaspatch.client.artifacts import ArtifactScorer
 from atlaspatch.client.segmenter import SegmenterClient
 from atlaspatch.orchestrator.output.existing import Expected
 from atlaspatch.orchestrator.output.slide_file import SlideFile
@@ -26,6 +27,7 @@ class Job:
     # need them fail at once with it; finished slides are reused without them.
     segmenter_problem: ServiceError | None = None
     features_problem: ServiceError | None = None
+    artifacts: ArtifactScorer | None = None  # scores patches where --artifact-model is given
 
     @classmethod
     def create(
@@ -34,6 +36,7 @@ class Job:
         segmenter: SegmenterClient,
         coords: CoordsSettings | None = None,
         features: FeatureSettings | None = None,
+        artifacts: ArtifactScorer | None = None,
     ) -> Job:
         """The job, its models asked what they are without loading them (they load when a
         slide first needs them)."""
@@ -51,7 +54,14 @@ class Job:
         if coords is None:
             provenance = {}  # masks only: no file records it
         return cls(
-            run, segmenter, coords, features, provenance, segmenter_problem, features_problem
+            run,
+            segmenter,
+            coords,
+            features,
+            provenance,
+            segmenter_problem,
+            features_problem,
+            artifacts,
         )
 
     def slide_file(self, source: SlideSource) -> SlideFile:

@@ -3,7 +3,7 @@ that could not be measured, NaN, passes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,18 +11,20 @@ from atlaspatch.orchestrator.quality.names import DEFAULT_THRESHOLDS, NAMES
 
 FROM_PIXELS = "patch pixels at the target magnification"
 FROM_THUMBNAIL = "thumbnail at 1.25x (fast mode): blur not measured"
+FROM_MODEL = "artifact model on the patch pixels: each score its classes' share of pixels"
 
 
 @dataclass(frozen=True)
 class PatchQuality:
     scores: np.ndarray  # (N, len(NAMES)) float32, NaN where not measured
-    source: str  # FROM_PIXELS or FROM_THUMBNAIL
+    source: str  # FROM_PIXELS, FROM_THUMBNAIL or FROM_MODEL
+    model: dict[str, str] = field(default_factory=dict)  # the artifact model's provenance
 
     def usable(self, thresholds: dict[str, float]) -> np.ndarray:
         return usable(self.scores, thresholds)
 
     def take(self, keep: np.ndarray) -> PatchQuality:
-        return PatchQuality(self.scores[keep], self.source)
+        return PatchQuality(self.scores[keep], self.source, self.model)
 
 
 def thresholds_with(overrides: dict[str, float]) -> dict[str, float]:

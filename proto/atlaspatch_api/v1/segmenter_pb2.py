@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61tlaspatch/v1/segmenter.proto\x12\ratlaspatch.v1\"9\n\x08RgbImage\x12\x0e\n\x06height\x18\x01 \x01(\r\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06pixels\x18\x03 \x01(\x0c\":\n\x04Mask\x12\x0e\n\x06height\x18\x01 \x01(\r\x12\r\n\x05width\x18\x02 \x01(\r\x12\x13\n\x0bpacked_bits\x18\x03 \x01(\x0c\"L\n\x0eSegmentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\nthumbnails\x18\x02 \x03(\x0b\x32\x17.atlaspatch.v1.RgbImage\"5\n\x0fSegmentResponse\x12\"\n\x05masks\x18\x01 \x03(\x0b\x32\x13.atlaspatch.v1.Mask\"\x13\n\x11ListModelsRequest\"\x94\x01\n\x0eSegmenterModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x41\n\nprovenance\x18\x02 \x03(\x0b\x32-.atlaspatch.v1.SegmenterModel.ProvenanceEntry\x1a\x31\n\x0fProvenanceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x12ListModelsResponse\x12-\n\x06models\x18\x01 \x03(\x0b\x32\x1d.atlaspatch.v1.SegmenterModel2\xa8\x01\n\tSegmenter\x12H\n\x07Segment\x12\x1d.atlaspatch.v1.SegmentRequest\x1a\x1e.atlaspatch.v1.SegmentResponse\x12Q\n\nListModels\x12 .atlaspatch.v1.ListModelsRequest\x1a!.atlaspatch.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61tlaspatch/v1/segmenter.proto\x12\ratlaspatch.v1\"9\n\x08RgbImage\x12\x0e\n\x06height\x18\x01 \x01(\r\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06pixels\x18\x03 \x01(\x0c\":\n\x04Mask\x12\x0e\n\x06height\x18\x01 \x01(\r\x12\r\n\x05width\x18\x02 \x01(\r\x12\x13\n\x0bpacked_bits\x18\x03 \x01(\x0c\"L\n\x0eSegmentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\nthumbnails\x18\x02 \x03(\x0b\x32\x17.atlaspatch.v1.RgbImage\"5\n\x0fSegmentResponse\x12\"\n\x05masks\x18\x01 \x03(\x0b\x32\x13.atlaspatch.v1.Mask\"\x13\n\x11ListModelsRequest\"\x94\x01\n\x0eSegmenterModel\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x41\n\nprovenance\x18\x02 \x03(\x0b\x32-.atlaspatch.v1.SegmenterModel.ProvenanceEntry\x1a\x31\n\x0fProvenanceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x12ListModelsResponse\x12-\n\x06models\x18\x01 \x03(\x0b\x32\x1d.atlaspatch.v1.SegmenterModel\x12\x36\n\x0f\x61rtifact_models\x18\x02 \x03(\x0b\x32\x1d.atlaspatch.v1.SegmenterModel\"a\n\x13ScorePatchesRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x11\n\tpatch_mpp\x18\x02 \x01(\x02\x12(\n\x07patches\x18\x03 \x03(\x0b\x32\x17.atlaspatch.v1.RgbImage\"E\n\x14ScorePatchesResponse\x12\x0f\n\x07\x63lasses\x18\x01 \x03(\t\x12\x0c\n\x04rows\x18\x02 \x01(\r\x12\x0e\n\x06shares\x18\x03 \x01(\x0c\x32\x81\x02\n\tSegmenter\x12H\n\x07Segment\x12\x1d.atlaspatch.v1.SegmentRequest\x1a\x1e.atlaspatch.v1.SegmentResponse\x12Q\n\nListModels\x12 .atlaspatch.v1.ListModelsRequest\x1a!.atlaspatch.v1.ListModelsResponse\x12W\n\x0cScorePatches\x12\".atlaspatch.v1.ScorePatchesRequest\x1a#.atlaspatch.v1.ScorePatchesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,7 +49,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEGMENTERMODEL_PROVENANCEENTRY']._serialized_start=421
   _globals['_SEGMENTERMODEL_PROVENANCEENTRY']._serialized_end=470
   _globals['_LISTMODELSRESPONSE']._serialized_start=472
-  _globals['_LISTMODELSRESPONSE']._serialized_end=539
-  _globals['_SEGMENTER']._serialized_start=542
-  _globals['_SEGMENTER']._serialized_end=710
+  _globals['_LISTMODELSRESPONSE']._serialized_end=595
+  _globals['_SCOREPATCHESREQUEST']._serialized_start=597
+  _globals['_SCOREPATCHESREQUEST']._serialized_end=694
+  _globals['_SCOREPATCHESRESPONSE']._serialized_start=696
+  _globals['_SCOREPATCHESRESPONSE']._serialized_end=765
+  _globals['_SEGMENTER']._serialized_start=768
+  _globals['_SEGMENTER']._serialized_end=1025
 # @@protoc_insertion_point(module_scope)

@@ -61,7 +61,29 @@ class SegmenterModel(_message.Message):
     def __init__(self, name: _Optional[str] = ..., provenance: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "artifact_models")
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_MODELS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[SegmenterModel]
-    def __init__(self, models: _Optional[_Iterable[_Union[SegmenterModel, _Mapping]]] = ...) -> None: ...
+    artifact_models: _containers.RepeatedCompositeFieldContainer[SegmenterModel]
+    def __init__(self, models: _Optional[_Iterable[_Union[SegmenterModel, _Mapping]]] = ..., artifact_models: _Optional[_Iterable[_Union[SegmenterModel, _Mapping]]] = ...) -> None: ...
+
+class ScorePatchesRequest(_message.Message):
+    __slots__ = ("model", "patch_mpp", "patches")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PATCH_MPP_FIELD_NUMBER: _ClassVar[int]
+    PATCHES_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    patch_mpp: float
+    patches: _containers.RepeatedCompositeFieldContainer[RgbImage]
+    def __init__(self, model: _Optional[str] = ..., patch_mpp: _Optional[float] = ..., patches: _Optional[_Iterable[_Union[RgbImage, _Mapping]]] = ...) -> None: ...
+
+class ScorePatchesResponse(_message.Message):
+    __slots__ = ("classes", "rows", "shares")
+    CLASSES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    classes: _containers.RepeatedScalarFieldContainer[str]
+    rows: int
+    shares: bytes
+    def __init__(self, classes: _Optional[_Iterable[str]] = ..., rows: _Optional[int] = ..., shares: _Optional[bytes] = ...) -> None: ...

@@ -45,6 +45,11 @@ class SegmenterStub:
                 request_serializer=atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.ScorePatches = channel.unary_unary(
+                '/atlaspatch.v1.Segmenter/ScorePatches',
+                request_serializer=atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesRequest.SerializeToString,
+                response_deserializer=atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesResponse.FromString,
+                _registered_method=True)
 
 
 class SegmenterServicer:
@@ -64,6 +69,13 @@ class SegmenterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScorePatches(self, request, context):
+        """Each patch's share of pixels in every class of the hosted artifact model (GrandQC's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SegmenterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +88,11 @@ def add_SegmenterServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsRequest.FromString,
                     response_serializer=atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ScorePatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScorePatches,
+                    request_deserializer=atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesRequest.FromString,
+                    response_serializer=atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +149,33 @@ class Segmenter:
             '/atlaspatch.v1.Segmenter/ListModels',
             atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsRequest.SerializeToString,
             atlaspatch_dot_v1_dot_segmenter__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScorePatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atlaspatch.v1.Segmenter/ScorePatches',
+            atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesRequest.SerializeToString,
+            atlaspatch_dot_v1_dot_segmenter__pb2.ScorePatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,
