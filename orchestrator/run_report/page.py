@@ -19,6 +19,7 @@ from atlaspatch.orchestrator.settings import REPORT_PAGE
 
 FEW_PATCHES = 50  # the filter's default; the page lets the reader change it
 STAGES = ("open_and_thumbnail", "segmentation", "finish")
+STATUSES = ("done", "skipped", "failed", "unknown")
 
 
 def write_page(output: Path) -> Path:
@@ -86,7 +87,7 @@ def render(overview: RunOverview, output: Path) -> str:
 
 def _summary(overview: RunOverview) -> str:
     rows = overview.rows
-    counts = {status: sum(row.status == status for row in rows) for status in _STATUSES}
+    counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
     patches = sum(row.patches or 0 for row in rows)
     unusable = sum(row.unusable or 0 for row in rows)
     tissue = [row.tissue_percent for row in rows if row.tissue_percent is not None]
@@ -111,9 +112,6 @@ def _summary(overview: RunOverview) -> str:
     count = len(overview.runs)
     listed = f"<details><summary>{count} run{'s' * (count != 1)}</summary><ul>{runs}</ul></details>"
     return f'<section id="summary">{cells}</section>{listed if overview.runs else ""}'
-
-
-_STATUSES = ("done", "skipped", "failed", "unknown")
 
 
 def _counts(counts: dict[str, int]) -> str:
