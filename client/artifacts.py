@@ -15,6 +15,7 @@ from atlaspatch.api.errors import NotFound
 from atlaspatch.api.v1 import segmenter_pb2, segmenter_pb2_grpc
 from atlaspatch.client.channel import Endpoint, call_metadata, open_channel
 from atlaspatch.client.in_process import service_libraries
+from atlaspatch.client.remote import list_models
 from atlaspatch.client.retry import call_service
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class RemoteArtifacts:
         self._endpoint, self._model, self._deadline = endpoint, model, deadline
         self._what = f"segmenter at {endpoint.target}"
         self._stub = segmenter_pb2_grpc.SegmenterStub(open_channel(endpoint))
+        self._provenance: dict[str, str] | None = None
 
     def shares(self, patches: np.ndarray, patch_mpp: float) -> tuple[list[str], np.ndarray]:
 
@@ -87,22 +89,17 @@ class RemoteArtifacts:
         return list(response.classes), shares
 
     def provenance(self) -> dict[str, str]:
-        response = call_service(
-            lambda: self._stub.ListModels(
-                segmenter_pb2.ListModelsRequest(),
-                timeout=30,
-                metadata=call_metadata(self._endpoint),
-            ),
-            self._what,
-            target=self._endpoint.target,
-        )
-        hosted = {model.name: dict(model.provenance) for model in response.artifact_models}
-        if self._model not in hosted:
-            raise NotFound(
-                f"the {self._what} scores patches with {sorted(hosted) or 'no model'}, not "
-                f"{self._model!r} (serve segmenter --artifact-model {self._model})"
-            )
-        return hosted[self._model]
+        """Asked once (a service is one model for its life)."""
+        if self._provenance is None:
+            response = list_models(self._stub, self._endpoint, self._what)
+            hosted = {model.name: dict(model.provenance) for model in response.artifact_models}
+            if self._model not in hosted:
+                raise NotFound(
+                    f"the {self._what} scores patches with {sorted(hosted) or 'no model'}, "
+                    f"not {self._model!r} (serve segmenter --artifact-model {self._model})"
+                )
+            self._provenance = hosted[self._model]
+        return self._provenance
 
 
 def local_artifacts(model: str, device: str, checkpoint: Path | None = None) -> LocalArtifacts:

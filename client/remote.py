@@ -46,20 +46,25 @@ class RemoteSegmenter:
 
     def provenance(self) -> dict[str, str]:
         if self._provenance is None:
-            response = call_service(
-                lambda: self._stub.ListModels(
-                    segmenter_pb2.ListModelsRequest(),
-                    timeout=30,
-                    metadata=call_metadata(self._endpoint),
-                ),
-                self._what,
-                target=self._endpoint.target,
-            )
+            response = list_models(self._stub, self._endpoint, self._what)
             models = {m.name: dict(m.provenance) for m in response.models}
             if self._model and self._model not in models:
                 raise NotFound(f"the {self._what} hosts {sorted(models)}, not {self._model!r}")
             self._provenance = models[self._model] if self._model else next(iter(models.values()))
         return self._provenance
+
+
+def list_models(
+    stub: segmenter_pb2_grpc.SegmenterStub, endpoint: Endpoint, what: str
+) -> segmenter_pb2.ListModelsResponse:
+    """What the segmenter service at `endpoint` hosts: tissue and artifact models."""
+    return call_service(
+        lambda: stub.ListModels(
+            segmenter_pb2.ListModelsRequest(), timeout=30, metadata=call_metadata(endpoint)
+        ),
+        what,
+        target=endpoint.target,
+    )
 
 
 class RemoteEncoders:

@@ -20,20 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from atlaspatch.api.errors import Refused
-from atlaspatch.api.hosting.model_files import file_sha256
+from atlaspatch.segmenter_service.grandqc_network import PixelClassifier
 
 MODEL_MPP = 10.0
 THUMBNAIL_MPP = 8.0  # 1.25x
 TILE = 512
 JPEG_QUALITY = 80
 TISSUE_CLASS = 0
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-class GrandQCCheckpointError(Refused):
-    pass
 
 
 def tissue_network():  # type: ignore[no-untyped-def]
@@ -49,32 +42,15 @@ class GrandQCTissue:
     name = "grandqc"
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
-        import torch
-
-        self.checkpoint = checkpoint
-        self._sha256 = file_sha256(checkpoint)
-        network = tissue_network()
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise GrandQCCheckpointError(
-                f"{checkpoint} is not a GrandQC tissue checkpoint (expected a state_dict)"
-            )
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[1:2] or [str(exc)]
-            raise GrandQCCheckpointError(
-                f"{checkpoint} does not fit GrandQC's UNet++ (EfficientNet-B0): {first[0].strip()}"
-            ) from None
-        self._network = network.to(device).eval()
-        self._device = device
-        self._torch = torch
+        self._classifier = PixelClassifier(
+            tissue_network(), checkpoint, device, "GrandQC's UNet++ (EfficientNet-B0)"
+        )
 
     def segment(self, thumbnails: list[np.ndarray]) -> list[np.ndarray]:
         return [self._segment(thumbnail) for thumbnail in thumbnails]
 
     def provenance(self) -> dict[str, str]:
-        return grandqc_provenance(self.checkpoint, self._sha256)
+        return grandqc_provenance(self._classifier.checkpoint, self._classifier.sha256)
 
     def _segment(self, thumbnail: np.ndarray) -> np.ndarray:
         height, width = thumbnail.shape[:2]
@@ -86,16 +62,9 @@ class GrandQCTissue:
         classes = np.zeros(padded.shape[:2], np.int64)
         for top, left in tile_corners(padded.shape[:2]):
             tile = padded[top : top + TILE, left : left + TILE]
-            classes[top : top + TILE, left : left + TILE] = self._classes(tile)
+            classes[top : top + TILE, left : left + TILE] = self._classifier.classes(tile[None])[0]
         tissue = (classes[: size[1], : size[0]] == TISSUE_CLASS).astype(np.uint8)
         return cv2.resize(tissue, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
-
-    def _classes(self, tile: np.ndarray) -> np.ndarray:
-        normalised = (tile.astype(np.float32) / 255 - MEAN) / STD
-        batch = self._torch.from_numpy(normalised.transpose(2, 0, 1)[None].copy()).to(self._device)
-        with self._torch.inference_mode():
-            logits = self._network(batch)
-        return logits[0].argmax(dim=0).cpu().numpy()
 
 
 def jpeg_round_trip(rgb: np.ndarray) -> np.ndarray:

@@ -17,8 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from atlaspatch.api.errors import Refused
-from atlaspatch.api.hosting.model_files import file_sha256
+from atlaspatch.segmenter_service.grandqc_network import PixelClassifier
 
 MODEL_MPP = 1.0
 CLASSES = (
@@ -31,14 +30,8 @@ CLASSES = (
     "out_of_focus",
     "background",
 )
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 MULTIPLE = 32
 MAX_SIDE = 1024  # px at the model's scale: a patch of 512 px at 20x is 256
-
-
-class GrandQCArtifactCheckpointError(Refused):
-    pass
 
 
 def artifact_network():  # type: ignore[no-untyped-def]
@@ -53,31 +46,14 @@ class GrandQCArtifacts:
     name = "grandqc"
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
-        import torch
-
-        self.checkpoint = checkpoint
-        self._sha256 = file_sha256(checkpoint)
-        network = artifact_network()
-        try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception:
-            state = None  # a pickled model (GrandQC's Zenodo files) is refused unread
-        if not isinstance(state, dict):
-            raise GrandQCArtifactCheckpointError(
-                f"{checkpoint} is not a state_dict (GrandQC's Zenodo files are whole pickled "
-                "models of old timm releases: use GrandQC_MPP1_state_dict.pth, as TRIDENT's "
-                "authors publish it)"
-            )
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[1:2] or [str(exc)]
-            raise GrandQCArtifactCheckpointError(
-                f"{checkpoint} does not fit GrandQC's artifact U-Net: {first[0].strip()}"
-            ) from None
-        self._network = network.to(device).eval()
-        self._device = device
-        self._torch = torch
+        self._classifier = PixelClassifier(
+            artifact_network(),
+            checkpoint,
+            device,
+            "GrandQC's artifact U-Net",
+            " (GrandQC's Zenodo files are whole pickled models of old timm releases: use "
+            "GrandQC_MPP1_state_dict.pth, as TRIDENT's authors publish it)",
+        )
 
     def shares(self, patches: np.ndarray, patch_mpp: float) -> np.ndarray:
         """(N, len(CLASSES)) float32: each patch's share of pixels in each class. `patches`:
@@ -89,10 +65,7 @@ class GrandQCArtifacts:
         for index, patch in enumerate(patches):
             resized = cv2.resize(patch, (size[1], size[0]), interpolation=cv2.INTER_LANCZOS4)
             batch[index, : size[0], : size[1]] = resized
-        normalised = (batch.astype(np.float32) / 255 - MEAN) / STD
-        tensor = self._torch.from_numpy(normalised.transpose(0, 3, 1, 2).copy()).to(self._device)
-        with self._torch.inference_mode():
-            classes = self._network(tensor).argmax(dim=1).cpu().numpy()
+        classes = self._classifier.classes(batch)
         classes = classes[:, : size[0], : size[1]].reshape(len(patches), -1)
         counts = np.stack([np.bincount(row, minlength=len(CLASSES)) for row in classes])
         return (counts / classes.shape[1]).astype(np.float32)
@@ -101,8 +74,8 @@ class GrandQCArtifacts:
         return {
             "artifact_model": "grandqc",
             "architecture": "Unet(timm-efficientnet-b0, classes=8) at 1 um/px",
-            "artifact_checkpoint": str(self.checkpoint),
-            "artifact_checkpoint_sha256": self._sha256,
+            "artifact_checkpoint": str(self._classifier.checkpoint),
+            "artifact_checkpoint_sha256": self._classifier.sha256,
         }
 
 

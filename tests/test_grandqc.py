@@ -15,7 +15,8 @@ import torch
 
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.orchestrator import python_api as ap
-from atlaspatch.segmenter_service.grandqc import MEAN, STD, GrandQCTissue, tissue_network
+from atlaspatch.segmenter_service.grandqc import GrandQCTissue, tissue_network
+from atlaspatch.segmenter_service.grandqc_network import MEAN, STD
 from atlaspatch.segmenter_service.server import segmenter_server
 from tests.background_server import BackgroundServer
 from tests.cli import atlaspatch, coords_run

@@ -6,6 +6,8 @@ segmenter service, which refuses what it cannot score."""
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import grpc
 import h5py
@@ -14,15 +16,15 @@ import pytest
 import torch
 
 from atlaspatch.api import wire
+from atlaspatch.api.hosting.model_files import file_sha256
 from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.api.v1 import segmenter_pb2, segmenter_pb2_grpc
 from atlaspatch.segmenter_service.grandqc_artifacts import (
     CLASSES,
-    MEAN,
-    STD,
     GrandQCArtifacts,
     artifact_network,
 )
+from atlaspatch.segmenter_service.grandqc_network import MEAN, STD
 from atlaspatch.segmenter_service.server import segmenter_server
 from tests.background_server import BackgroundServer
 from tests.cli import coords_run
@@ -86,7 +88,9 @@ def test_the_classes_become_the_scores_and_the_verdict(tmp_path, synthetic_slide
         assert (qc["pen"][...] == 1).all() and (qc["fold"][...] == 0).all()
         assert not qc["usable"][...].any()
         assert qc.attrs["source"].startswith("artifact model")
-        assert "GrandQC" in qc.attrs["artifact_model"] or "grandqc" in qc.attrs["artifact_model"]
+        provenance = json.loads(qc.attrs["artifact_model"])
+        assert provenance["artifact_model"] == "grandqc"
+        assert provenance["artifact_checkpoint_sha256"] == file_sha256(pen)
     dropped = coords_run(synthetic_slide.path, tmp_path / "dropped", *model, "--drop-artifacts")
     assert dropped.exit_code == 1 and "unusable" in dropped.output and "pen (" in dropped.output
 

@@ -186,6 +186,7 @@ SAVE_GEOJSON = option(
 def tissue_checkpoint(model: str, options: dict[str, Any]) -> Path | None:
     """The checkpoint option of `model`: --grandqc-checkpoint for grandqc, else
     --sam2-checkpoint."""
-    key = "grandqc_checkpoint" if model == "grandqc" else "sam2_checkpoint"
-    value = options.get(key)
-    return Path(value) if value is not None else None
+    checkpoint: Path | None = options.get(
+        "grandqc_checkpoint" if model == "grandqc" else "sam2_checkpoint"
+    )
+    return checkpoint

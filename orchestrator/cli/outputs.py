@@ -25,26 +25,16 @@ def report(output: Path) -> None:
     run; this command writes it again, e.g. after several shards ran into one root. A root
     with per-configuration subfolders (--output-layout per-config) gets a page in each.
     """
+    from atlaspatch.orchestrator.output.roots import output_roots
     from atlaspatch.orchestrator.run_report.page import write_page
 
-    roots = report_roots(output)
+    roots = output_roots(output)
     if not roots:
         raise click.ClickException(
             f"{output} holds no AtlasPatch output (no reports/, patches/ or report_files/)"
         )
     for root in roots:
         click.echo(f"QC page: {write_page(root)}")
-
-
-def report_roots(output: Path) -> list[Path]:
-    """`output` where it is an output root, else its per-configuration subfolders that are."""
-    if _is_root(output):
-        return [output]
-    return sorted(child for child in output.iterdir() if child.is_dir() and _is_root(child))
-
-
-def _is_root(folder: Path) -> bool:
-    return any((folder / part).is_dir() for part in ("reports", "patches", "report_files"))
 
 
 @click.command("export")

@@ -27,6 +27,7 @@ from atlaspatch.orchestrator.quality.verdict import (
     FROM_THUMBNAIL,
     PatchQuality,
     QualityVerdict,
+    over_thresholds,
     thresholds_with,
 )
 from atlaspatch.orchestrator.settings import CoordsSettings, RunSettings
@@ -117,9 +118,7 @@ def plan_coordinates(
 
 def _over(quality: PatchQuality, thresholds: dict[str, float]) -> str:
     """The scores that made patches unusable, the most frequent first."""
-    limits = np.array([thresholds[name] for name in NAMES])
-    with np.errstate(invalid="ignore"):
-        counts = (quality.scores >= limits).sum(axis=0)
+    counts = over_thresholds(quality.scores, thresholds).sum(axis=0)
     return ", ".join(f"{NAMES[i]} ({counts[i]})" for i in np.argsort(-counts) if counts[i])
 
 

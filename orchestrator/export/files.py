@@ -1,27 +1,15 @@
-"""Writing an exported file whole or not at all."""
+"""Writing an exported file whole or not at all (output.atomic)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-
-@contextmanager
-def written_whole(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path`, renamed to it when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+from atlaspatch.orchestrator.output.atomic import written_whole
 
 
 def write_h5(path: Path, datasets: dict[str, tuple[np.ndarray, dict[str, Any]]]) -> None:

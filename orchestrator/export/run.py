@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlaspatch.orchestrator.export.clam import export_clam, write_process_list
-from atlaspatch.orchestrator.export.stored import feature_names, read_stored
+from atlaspatch.orchestrator.export.stored import read_stored
 from atlaspatch.orchestrator.export.trident import export_trident
+from atlaspatch.orchestrator.output.roots import output_roots
 from atlaspatch.orchestrator.progress import progress
 from atlaspatch.orchestrator.slides.errors import SlideError
 
@@ -26,7 +27,7 @@ class ExportResult:
 
 def slide_files(output: Path) -> list[Path]:
     """The slides' HDF5 files of `output`, or of its per-configuration subfolders."""
-    roots = [output] if (output / "patches").is_dir() else sorted(output.iterdir())
+    roots = output_roots(output)
     return sorted(path for root in roots for path in (root / "patches").glob("*.h5"))
 
 
@@ -45,9 +46,8 @@ def export(
     for path in files:
         try:
             slide = read_stored(path)
-            available = feature_names(path)
-            names = available if encoders is None else encoders
-            missing = [name for name in names if name not in available]
+            names = slide.feature_names if encoders is None else encoders
+            missing = [name for name in names if name not in slide.feature_names]
             if missing:
                 raise SlideError(f"it has no complete features/{', features/'.join(missing)}")
             if layout == "trident":

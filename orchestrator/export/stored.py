@@ -23,6 +23,7 @@ class StoredSlide:
     level: int  # the pyramid level the patches are read from
     read_size: int  # their side there, in pixels
     attrs: dict[str, Any]  # the file's attributes
+    feature_names: list[str]  # the feature sets written whole
     incomplete: list[str]  # feature sets not written whole, left out
 
     @property
@@ -58,12 +59,9 @@ def read_stored(path: Path) -> StoredSlide:
         raise SlideError("its patches are read at several levels or sizes; one grid is exported")
     level = int(levels[0]) if len(levels) else 0
     read_size = int(sizes[0]) if len(sizes) else int(attrs["patch_size"])
-    return StoredSlide(path.stem, coords[:, :2], level, read_size, attrs, incomplete)
-
-
-def feature_names(path: Path) -> list[str]:
-    with h5py.File(path, "r") as h5:
-        return sorted(complete_feature_sets(h5))
+    return StoredSlide(
+        path.stem, coords[:, :2], level, read_size, attrs, sorted(complete), incomplete
+    )
 
 
 def read_features(path: Path, name: str) -> np.ndarray:

@@ -5,12 +5,13 @@ level-0 pixels. Written to a temporary name and renamed when complete."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from atlaspatch.orchestrator.output.atomic import write_bytes_whole
 
 TISSUE = {"name": "Tissue", "color": [0, 200, 0]}
 
@@ -43,12 +44,13 @@ def tissue_features(mask: np.ndarray, downsample: float) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def geojson_path(folder: Path, stem: str) -> Path:
+    return folder / f"{stem}.geojson"
+
+
 def save_geojson(folder: Path, stem: str, mask: np.ndarray, downsample: float) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}.geojson"
-    partial = folder / f".{stem}.geojson.{os.getpid()}.partial"
-    partial.write_text(json.dumps(tissue_features(mask, downsample)))
-    partial.replace(path)
+    path = geojson_path(folder, stem)
+    write_bytes_whole(path, json.dumps(tissue_features(mask, downsample)).encode())
     return path
 
 

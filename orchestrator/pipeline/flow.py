@@ -19,7 +19,7 @@ from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.coordinates.plan import CoordsPlan, plan_coordinates
 from atlaspatch.orchestrator.coordinates.regions import drop_small_regions
 from atlaspatch.orchestrator.output.feature_sets import FeatureSets
-from atlaspatch.orchestrator.output.geojson import save_geojson
+from atlaspatch.orchestrator.output.geojson import geojson_path, save_geojson
 from atlaspatch.orchestrator.output.pictures import save_contours, save_grid, save_mask
 from atlaspatch.orchestrator.output.quality_sets import write_quality
 from atlaspatch.orchestrator.output.space import output_bytes
@@ -91,7 +91,7 @@ def finish(slide: OpenedSlide, mask: np.ndarray, job: Job) -> SlideResult:
         plan = plan_coordinates(slide, mask, job.coords, job.run, job.artifacts)
         return _commit(slide, mask, plan, job)
     finally:
-        geojson = job.run.geojson_dir / f"{slide.source.stem}.geojson"
+        geojson = geojson_path(job.run.geojson_dir, slide.source.stem)
         shown = geojson if job.run.save_geojson and geojson.exists() else None
         save_card(job.run.report_files_dir, slide, mask, plan, shown)
 

@@ -37,10 +37,14 @@ def thresholds_with(overrides: dict[str, float]) -> dict[str, float]:
 
 
 def usable(scores: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return np.asarray(~over_thresholds(scores, thresholds).any(axis=1))
+
+
+def over_thresholds(scores: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """(N, len(NAMES)) bool: which scores reach their threshold (NaN never does)."""
     limits = np.array([thresholds[name] for name in NAMES], dtype=np.float32)
     with np.errstate(invalid="ignore"):
-        over = scores >= limits
-    return np.asarray(~over.any(axis=1))
+        return np.asarray(scores >= limits)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from atlaspatch.orchestrator.coordinates.plan import CoordsPlan
 from atlaspatch.orchestrator.coordinates.regions import trace_contours
+from atlaspatch.orchestrator.output.atomic import write_bytes_whole
 from atlaspatch.orchestrator.slides.opened import OpenedSlide
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ def save_card(
         folder.mkdir(parents=True, exist_ok=True)
         stem = slide.source.stem
         picture = card_picture(slide.thumbnail.pixels, mask, slide.level0_size, plan)
-        _write_atomically(folder / f"{stem}.jpg", _jpeg(picture))
+        write_bytes_whole(folder / f"{stem}.jpg", _jpeg(picture))
         facts = card_facts(slide, mask, plan, geojson)
-        _write_atomically(folder / f"{stem}.json", json.dumps(facts, indent=1).encode())
+        write_bytes_whole(folder / f"{stem}.json", json.dumps(facts, indent=1).encode())
     except Exception as exc:
         log.warning("%s: the QC card was not written: %s", slide.source.stem, exc)
 
@@ -134,13 +134,3 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     if not ok:
         raise OSError("JPEG encoding failed")
     return encoded.tobytes()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_bytes(data)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
-    os.replace(temporary, path)

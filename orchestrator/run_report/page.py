@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
 import statistics
 from pathlib import Path
 
+from atlaspatch.orchestrator.output.atomic import write_bytes_whole
 from atlaspatch.orchestrator.run_report.page_template import SCRIPT, STYLE
 from atlaspatch.orchestrator.run_report.rows import RunOverview, SlideRow, gather
 from atlaspatch.orchestrator.settings import REPORT_PAGE
@@ -26,13 +26,7 @@ def write_page(output: Path) -> Path:
     """The page of `output` from what is there now; replaces an earlier one whole."""
     overview = gather(output)
     path = output / REPORT_PAGE
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_text(render(overview, output), encoding="utf-8")
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
-    os.replace(temporary, path)
+    write_bytes_whole(path, render(overview, output).encode("utf-8"))
     return path
 
 
