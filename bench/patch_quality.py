@@ -4,9 +4,10 @@ every colour, and the scan area's tinted glass (orchestrator/synthetic_artifacts
 the real `segment-and-get-coords`. Prints JSON:
 
 - mask: per class, the share of grid patches mostly of it that the mask keeps (tissue of every
-  appearance: recall; glass of the scan area and faint ink over glass: kept wrongly);
+  appearance, and under an artifact: recall; glass of the scan area and faint ink over glass:
+  kept wrongly), as bench/segment_quality.py measures it;
 - flags: precision and recall of each quality flag at its default threshold, from the patch
-  pixels (--no-fast-mode) and from the thumbnail (fast mode);
+  pixels (--no-fast-mode) and from the thumbnail (fast mode); pen is faint ink over tissue;
 - cost: the scores' milliseconds per patch against the feature pass's (efficientnet_lite0,
   float32, batch 32, this machine's CPU threads), measured in the same run.
 
@@ -28,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 from machine import describe_machine  # noqa: E402
+from segment_quality import artifact_mask_shares  # noqa: E402
 
-from atlaspatch.orchestrator import synthetic as s  # noqa: E402
 from atlaspatch.orchestrator import synthetic_artifacts as a  # noqa: E402
 from atlaspatch.orchestrator.quality.names import (
     DEFAULT_THRESHOLDS,  # noqa: E402
@@ -40,35 +41,12 @@ from tests.quality_truth import QualitySlide, precision_recall, quality_slide  #
 from tests.tissue_truth import segment_and_get_coords  # noqa: E402
 
 SLIDES = [(0, 16000, 40, 0.25), (1, 8000, 20, 0.5)]  # seed, width, magnification, mpp
-FLAGS = {"blur": (a.BLUR, 0.5), "fold": (a.FOLD, 0.25), "bubble": (a.BUBBLE_RIM, 0.02)}
-TISSUE_CLASSES = {
-    "tissue": s.TISSUE, "pale": s.PALE_TISSUE, "dark": s.DARK_TISSUE, "pink": s.PINK_TISSUE,
-    "fat": s.FAT,
+# Each flag's artifacts, and the share of a patch that makes it a positive (a patch without
+# any of them is a negative): pen is faint hatched ink over tissue, of every colour.
+FLAGS = {
+    "blur": ((a.BLUR,), 0.5), "fold": ((a.FOLD,), 0.25), "bubble": ((a.BUBBLE_RIM,), 0.02),
+    "pen": (a.FAINT_PENS, 0.1),
 }  # fmt: skip
-GLASS_CLASSES = {
-    "scan_area_glass": a.GREY_BAND, "faint_red_ink": a.FAINT_RED,
-    "faint_green_ink": a.FAINT_GREEN, "faint_blue_ink": a.FAINT_BLUE,
-    "faint_black_ink": a.FAINT_BLACK,
-}  # fmt: skip
-
-
-def mask_shares(slide: QualitySlide, h5: Path, size0: int) -> dict:
-    with h5py.File(h5) as file:
-        kept = {tuple(xy) for xy in file["coords"][:, :2]}
-    grid = np.array(
-        [(x, y) for y in range(0, slide.slide.height - size0 + 1, size0)
-         for x in range(0, slide.slide.width - size0 + 1, size0)]
-    )  # fmt: skip
-    was_kept = np.array([tuple(xy) in kept for xy in grid])
-    labels, shares = slide.label_shares(grid, size0), slide.shares(grid, size0)
-    tissue = labels[:, list(s.TISSUE_LABELS)].sum(axis=1)
-    figures = {}
-    for name, label in TISSUE_CLASSES.items():
-        mostly = (labels[:, label] >= 0.5) & (shares[:, a.FOLD] == 0)
-        figures[name] = _kept(was_kept, mostly)
-    for name, code in GLASS_CLASSES.items():
-        figures[name] = _kept(was_kept, (tissue == 0) & (shares[:, code] >= 0.2))
-    return figures
 
 
 def flag_scores(slide: QualitySlide, h5: Path, size0: int) -> dict:
@@ -77,11 +55,10 @@ def flag_scores(slide: QualitySlide, h5: Path, size0: int) -> dict:
         qc = {name: file["qc"][name][...] for name in NAMES}
     shares = slide.shares(coords[:, :2], size0)
     figures = {}
-    for name, (code, positive) in FLAGS.items():
+    for name, (codes, positive) in FLAGS.items():
         flagged = np.nan_to_num(qc[name]) >= DEFAULT_THRESHOLDS[name]
-        p, r, n_pos, n_neg = precision_recall(
-            flagged, shares[:, code] >= positive, shares[:, code] == 0
-        )
+        share = shares[:, list(codes)].sum(axis=1)
+        p, r, n_pos, n_neg = precision_recall(flagged, share >= positive, share == 0)
         figures[name] = {
             "precision": round(p, 3),
             "recall": round(r, 3),
@@ -123,13 +100,6 @@ def cost(slide: QualitySlide) -> dict:
     }
 
 
-def _kept(was_kept: np.ndarray, mostly: np.ndarray) -> dict:
-    return {
-        "patches": int(mostly.sum()),
-        "kept": round(float(was_kept[mostly].mean()), 4) if mostly.any() else None,
-    }
-
-
 def main() -> None:
     figures: dict = {"machine": describe_machine(), "thresholds": DEFAULT_THRESHOLDS}
     with tempfile.TemporaryDirectory() as folder:
@@ -144,7 +114,7 @@ def main() -> None:
                 ("--tissue-model", "otsu", "--no-fast-mode"),
             )  # fmt: skip
             figures[key] = {
-                "mask": mask_shares(slide, fast, size0),
+                "mask": artifact_mask_shares(slide, fast, size0),
                 "flags_from_pixels": flag_scores(slide, read, size0),
                 "flags_from_thumbnail": {
                     name: value

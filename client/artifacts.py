@@ -45,7 +45,13 @@ class LocalArtifacts:
         return list(handler.classes), handler.shares(handler.name, list(patches), patch_mpp)
 
     def provenance(self) -> dict[str, str]:
-        return self._built().provenance()
+        """From the checkpoint file, without building the model where it is not built yet."""
+        if self._handler is not None:
+            return self._handler.provenance()
+        with service_libraries("Artifact models", "--segmenter-url"):
+            from atlaspatch.segmenter_service.artifacts_handler import artifact_provenance
+
+            return artifact_provenance(self._model, self._checkpoint)
 
     def _built(self) -> ArtifactsHandler:
         with self._lock:

@@ -12,6 +12,7 @@ from atlaspatch.segmenter_service.grandqc_artifacts import (
     CLASSES,
     MAX_SIDE,
     GrandQCArtifacts,
+    artifacts_provenance,
     model_size,
 )
 
@@ -64,13 +65,28 @@ class ArtifactsHandler:
         return self.model.provenance()
 
 
+def artifact_provenance(name: str, checkpoint: Path | None = None) -> dict[str, str]:
+    """What `build_artifacts_handler` would build says of itself, without building it (no
+    torch): from its checkpoint file, which must be here."""
+    from atlaspatch.api.hosting.model_files import file_sha256
+    from atlaspatch.segmenter_service.checkpoint import GRANDQC_ARTIFACTS, resolve_checkpoint
+
+    _check_name(name)
+    path = resolve_checkpoint(GRANDQC_ARTIFACTS, checkpoint)
+    return artifacts_provenance(path, file_sha256(path))
+
+
 def build_artifacts_handler(
     name: str, device: str = "cpu", checkpoint: Path | None = None
 ) -> ArtifactsHandler:
     from atlaspatch.api.hosting.devices import resolve_device
     from atlaspatch.segmenter_service.checkpoint import GRANDQC_ARTIFACTS, resolve_checkpoint
 
-    if name not in ARTIFACT_MODELS:
-        raise NotFound(f"unknown artifact model {shown(name)}; choose {', '.join(ARTIFACT_MODELS)}")
+    _check_name(name)
     path = resolve_checkpoint(GRANDQC_ARTIFACTS, checkpoint)
     return ArtifactsHandler(GrandQCArtifacts(path, resolve_device(device)))
+
+
+def _check_name(name: str) -> None:
+    if name not in ARTIFACT_MODELS:
+        raise NotFound(f"unknown artifact model {shown(name)}; choose {', '.join(ARTIFACT_MODELS)}")

@@ -71,12 +71,16 @@ class GrandQCArtifacts:
         return (counts / classes.shape[1]).astype(np.float32)
 
     def provenance(self) -> dict[str, str]:
-        return {
-            "artifact_model": "grandqc",
-            "architecture": "Unet(timm-efficientnet-b0, classes=8) at 1 um/px",
-            "artifact_checkpoint": str(self._classifier.checkpoint),
-            "artifact_checkpoint_sha256": self._classifier.sha256,
-        }
+        return artifacts_provenance(self._classifier.checkpoint, self._classifier.sha256)
+
+
+def artifacts_provenance(checkpoint: Path, checkpoint_sha256: str) -> dict[str, str]:
+    return {
+        "artifact_model": "grandqc",
+        "architecture": "Unet(timm-efficientnet-b0, classes=8) at 1 um/px",
+        "artifact_checkpoint": str(checkpoint),
+        "artifact_checkpoint_sha256": checkpoint_sha256,
+    }
 
 
 def model_size(shape: tuple[int, int], patch_mpp: float) -> tuple[int, int]:

@@ -39,6 +39,10 @@ FAT_TINT = 3.0  # mean red-minus-green of fat's uncoloured pixels above the glas
 # the sensor's noise (~1.5).
 FAT_TEXTURE = 4.0
 TEXTURE_WINDOW = FAT_WINDOW
+# Raised whenever a thumbnail's mask changes, so that coordinates made by an older mask are
+# made again rather than reused (files from before it was recorded are version 1). 2: faint
+# and hatched red pen and the scan area's tinted glass left out.
+MASK_VERSION = "2"
 # Dark and colourless is debris or black ink; dark and purple is tissue.
 DARK_VALUE = 100
 DEBRIS_CHROMA_SHARE = 0.4  # red-minus-green below this share of the value: greyish
@@ -53,6 +57,7 @@ class OtsuSegmenter:
     def provenance(self) -> dict[str, str]:
         return {
             "tissue_model": "otsu",
+            "mask_version": MASK_VERSION,
             "saturation_threshold": f"otsu clipped to [{SATURATION_FLOOR}, {SATURATION_CAP}]",
             "stain_test": f"red - green > {STAIN_RED_OVER_GREEN}, red pen and debris out, "
             "fat beside tissue by its tint",

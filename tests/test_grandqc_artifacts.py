@@ -95,6 +95,22 @@ def test_the_classes_become_the_scores_and_the_verdict(tmp_path, synthetic_slide
     assert dropped.exit_code == 1 and "unusable" in dropped.output and "pen (" in dropped.output
 
 
+def test_scores_of_another_checkpoint_are_not_reused(tmp_path, synthetic_slide) -> None:
+    first = checkpoint_favouring(tmp_path / "pen.pth", CLASSES.index("pen_marking"))
+    second = checkpoint_favouring(tmp_path / "fold.pth", CLASSES.index("fold"))
+    model = ("--artifact-model", "grandqc", *READ, "--artifact-checkpoint")
+    assert coords_run(synthetic_slide.path, tmp_path, *model, first).exit_code == 0
+    same = coords_run(synthetic_slide.path, tmp_path, *model, first)
+    assert same.exit_code == 0 and "output exists" in same.output
+    other = coords_run(synthetic_slide.path, tmp_path, *model, second)
+    assert other.exit_code == 1 and "a different grandqc artifact checkpoint" in other.output
+    assert coords_run(synthetic_slide.path, tmp_path, *model, second, "--force").exit_code == 0
+    with h5py.File(tmp_path / "patches" / f"{synthetic_slide.path.stem}.h5") as h5:
+        provenance = json.loads(h5["qc"].attrs["artifact_model"])
+        assert provenance["artifact_checkpoint_sha256"] == file_sha256(second)
+        assert (h5["qc"]["fold"][...] == 1).all() and (h5["qc"]["pen"][...] == 0).all()
+
+
 def test_on_the_service_the_scores_are_the_same(tmp_path, synthetic_slide) -> None:
     path = checkpoint_favouring(tmp_path / "split.pth", None)
     here = coords_run(synthetic_slide.path, tmp_path / "here", *READ, "--artifact-model",

@@ -5,6 +5,7 @@ keeps the file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -166,3 +167,23 @@ def test_coordinates_made_again_name_what_they_drop(tmp_path: Path, synthetic_sl
     assert said in entry["slides"][0]["reason"]
     with h5py.File(tmp_path / "patches" / "synthetic-40x.h5") as f:
         assert "features" not in f
+
+
+def test_coordinates_of_an_older_tissue_mask_are_not_reused(tmp_path: Path, synthetic_slide):
+    from atlaspatch.segmenter_service.otsu import MASK_VERSION
+
+    assert coords_run(synthetic_slide.path, tmp_path).exit_code == 0
+    h5_path = tmp_path / "patches" / "synthetic-40x.h5"
+    with h5py.File(h5_path, "r+") as f:
+        segmenter = json.loads(f.attrs["segmenter"])
+        assert segmenter.pop("mask_version") == MASK_VERSION
+        f.attrs["segmenter"] = json.dumps(segmenter)  # as files made before it was recorded
+    again = coords_run(synthetic_slide.path, tmp_path)
+    assert again.exit_code == 1
+    why = f"masks of version 1 there, {MASK_VERSION} asked (the otsu model has changed)"
+    assert why in again.output and "--force" in again.output
+    forced = coords_run(synthetic_slide.path, tmp_path, "--force")
+    assert forced.exit_code == 0 and why in forced.output
+    with h5py.File(h5_path) as f:
+        assert json.loads(f.attrs["segmenter"])["mask_version"] == MASK_VERSION
+    assert "output exists" in coords_run(synthetic_slide.path, tmp_path).output

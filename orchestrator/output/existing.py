@@ -13,6 +13,7 @@ import numpy as np
 from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
 from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
+from atlaspatch.orchestrator.output.quality_sets import QC_GROUP
 from atlaspatch.orchestrator.output.writer import COORDS_COMPLETE
 from atlaspatch.orchestrator.settings import CoordsSettings
 
@@ -52,6 +53,7 @@ class Expected:
     settings: CoordsSettings
     segmenter: dict[str, str]  # the segmenter's provenance
     mpp_override: float | None
+    artifacts: dict[str, str] = field(default_factory=dict)  # the artifact model's, if any
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,14 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
             has_coords = "coords" in h5
             complete = complete_feature_sets(h5) if has_coords else {}
             slide_features = list(h5.get(SLIDE_FEATURES, {}))
+            artifacts = _json(h5[QC_GROUP].attrs.get("artifact_model")) if QC_GROUP in h5 else {}
     except OSError as exc:
         return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
     if not has_coords:
         return ExistingOutput(path, "it has no coords", damaged=True)
     mismatch = _mismatch(attrs, expected.settings, expected.segmenter, expected.mpp_override)
+    if mismatch is None and expected.settings.artifact_model and expected.artifacts:
+        mismatch = _artifacts_mismatch(artifacts, expected.artifacts)
     coords_complete = bool(attrs.get(COORDS_COMPLETE, False))
     return ExistingOutput(
         path,
@@ -119,11 +124,38 @@ def _mismatch(
         if there != asked:
             differences.append(f"tissue model {there!r} there, {asked!r} asked")
         elif attrs.get("checkpoint_sha256", "") != segmenter.get("checkpoint_sha256", ""):
-            differences.append("a different SAM2 checkpoint")
+            differences.append(f"a different {asked} checkpoint")
+        elif (made := _mask_version(attrs)) != segmenter.get("mask_version", "1"):
+            differences.append(
+                f"masks of version {made} there, {segmenter.get('mask_version', '1')} asked "
+                f"(the {asked} model has changed)"
+            )
     stored_override = json.loads(attrs.get("mpp_override", "null"))
     if stored_override != mpp_override:
         differences.append(f"mpp override {stored_override} there, {mpp_override} asked")
     return "; ".join(differences) or None
+
+
+def _artifacts_mismatch(there: dict, asked: dict[str, str]) -> str | None:
+    """Scores (and with --drop-artifacts, coordinates) of another checkpoint are made again."""
+    key = "artifact_checkpoint_sha256"
+    if there.get(key) != asked.get(key):
+        return f"a different {asked.get('artifact_model', 'artifact model')} artifact checkpoint"
+    return None
+
+
+def _mask_version(attrs: dict) -> str:
+    """The version of the weight-free mask a file's coordinates were made from ("1" where it
+    was not recorded)."""
+    return str(_json(attrs.get("segmenter")).get("mask_version", "1"))
+
+
+def _json(text: object) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, (str, bytes)) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _reference_mismatch(attrs: dict, settings: CoordsSettings) -> str | None:

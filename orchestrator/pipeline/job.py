@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from atlaspatch.api.errors import ServiceError
@@ -28,6 +29,9 @@ class Job:
     segmenter_problem: ServiceError | None = None
     features_problem: ServiceError | None = None
     artifacts: ArtifactScorer | None = None  # scores patches where --artifact-model is given
+    # The artifact model's provenance, asked once like the segmenter's (empty where it could
+    # not be asked: its problem shows when a slide needs it).
+    artifacts_provenance: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -53,6 +57,10 @@ class Job:
                 features_problem = exc
         if coords is None:
             provenance = {}  # masks only: no file records it
+        artifacts_provenance: dict[str, str] = {}
+        if artifacts is not None:
+            with contextlib.suppress(ServiceError):
+                artifacts_provenance = artifacts.provenance()
         return cls(
             run,
             segmenter,
@@ -62,6 +70,7 @@ class Job:
             segmenter_problem,
             features_problem,
             artifacts,
+            artifacts_provenance,
         )
 
     def slide_file(self, source: SlideSource) -> SlideFile:
@@ -71,5 +80,8 @@ class Job:
         """What this job would write for `source`, as an existing file must match it."""
         assert self.coords is not None
         return Expected(
-            self.coords, self.segmenter_provenance, mpp_override(source, self.run.mpp_table)
+            self.coords,
+            self.segmenter_provenance,
+            mpp_override(source, self.run.mpp_table),
+            self.artifacts_provenance,
         )
