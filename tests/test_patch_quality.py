@@ -14,6 +14,7 @@ from PIL import Image
 from atlaspatch.orchestrator import synthetic_artifacts as a
 from atlaspatch.orchestrator.quality.names import NAMES
 from atlaspatch.orchestrator.quality.scores import patch_scores
+from atlaspatch.orchestrator.quality.thumbnail import thumbnail_scores
 from atlaspatch.orchestrator.quality.verdict import DEFAULT_THRESHOLDS, usable
 from tests.cli import atlaspatch
 from tests.conftest import TILES
@@ -115,6 +116,29 @@ def test_fast_mode_scores_the_thumbnail_and_says_so(slide, tmp_path) -> None:
         fold >= DEFAULT_THRESHOLDS["fold"], shares[:, a.FOLD] >= 0.5, shares[:, a.FOLD] == 0
     )
     assert precision >= 0.8 and recall >= 0.8, (precision, recall)
+
+
+def test_thumbnail_cells_get_the_share_of_each_artifact_they_hold() -> None:
+    eosin, rim, glass, green = (225, 120, 180), (118, 120, 124), (240, 240, 240), (40, 130, 80)
+    thumbnail = np.empty((64, 64, 3), np.uint8)
+    thumbnail[...] = eosin
+    thumbnail[20:22, :32] = rim  # a rim 2 px wide across two cells of the second row
+    for row in (2, 7, 12):  # three strokes side by side in one cell: hatching
+        thumbnail[row : row + 2, 32:48] = rim
+    thumbnail[48:, 48:] = glass
+    thumbnail[48:, :16] = green
+    corners = np.array([(x, y) for y in range(0, 64, 16) for x in range(0, 64, 16)] + [(56, 56)])
+    # Level-0 corners of 512 px patches on a thumbnail 32 times smaller: 16 px cells.
+    scores = thumbnail_scores(thumbnail, 32, corners * 32, 512)
+    expected = np.zeros((len(corners), len(NAMES)), np.float32)
+    column = {name: NAMES.index(name) for name in NAMES}
+    expected[:, column["blur"]] = np.nan
+    expected[[4, 5], column["bubble"]] = 2 * 16 / 256
+    expected[2, column["pen"]] = 3 * 2 * 16 / 256
+    expected[[15, 16], column["background"]] = 1.0  # the last cell is cut by the edge: 8x8
+    expected[12, column["pen"]] = 1.0
+    # The pen test's median filter (at half the side) rounds off the green block's corner.
+    np.testing.assert_allclose(scores, expected, atol=1 / 64)
 
 
 def test_a_threshold_is_set_by_name_and_checked(slide, tmp_path) -> None:

@@ -19,6 +19,8 @@ out of focus. Each is in [0, 1], higher is worse; NaN where it cannot be measure
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -38,19 +40,45 @@ GLASS_VALUE = 180
 PEN_SCALE = 2  # of the halved patch: a quarter of the patch's side in all
 HATCH_STROKES = 3  # grey strokes in one patch from which they are hatching
 MIN_STROKE = 0.002  # of the patch's area: smaller grey specks are dust
+MIN_STROKE_PX = 8  # and at any scale (a thumbnail's cell): a rim's broken bits are no strokes
 SHARP_EDGES = 0.1  # a steep pixel: the grey level climbs this share of the block's range
 STEEP_SHARE = 0.02  # a block with fewer steep pixels than this share is soft
 FOCUS_BLOCKS = 4
+
+
+@dataclass(frozen=True)
+class ClassMaps:
+    """Which pixels of a picture are of each artifact class, by colour alone: `pen` at a
+    PEN_SCALE-th of the picture's side, the others at its own."""
+
+    pen: np.ndarray
+    fold: np.ndarray
+    rim: np.ndarray
+    glass: np.ndarray
 
 
 def patch_scores(patch: np.ndarray, measure_blur: bool = True) -> np.ndarray:
     """(len(NAMES),) float32 scores of an RGB uint8 patch. Colours are read on the patch
     halved (shares do not need every pixel, rims stay several pixels wide), focus on the
     patch itself."""
-    half = _halved(patch)
-    hsv = cv2.cvtColor(half, cv2.COLOR_RGB2HSV)
+    maps = class_maps(_halved(patch))
+    pen, rim = maps.pen, maps.rim
+    if hatched(rim):  # grey strokes side by side: a black marker's, not a rim
+        pen = pen | _shrunk(rim, pen.shape)
+        rim = np.zeros_like(rim)
+    blur = float("nan")
+    if measure_blur:
+        blur = _blur(patch, (patch[..., 0].astype(np.int16) - patch[..., 1]) > STAINED_CHROMA)
+    return np.array(
+        [blur, _share(pen), _share(maps.fold), _share(rim), _share(maps.glass)], np.float32
+    )
+
+
+def class_maps(picture: np.ndarray) -> ClassMaps:
+    """The colour rules on an RGB uint8 picture, a patch or a whole thumbnail."""
+    hsv = cv2.cvtColor(picture, cv2.COLOR_RGB2HSV)
     saturation, value = hsv[..., 1], hsv[..., 2]
-    chroma = half[..., 0].astype(np.int16) - half[..., 1]
+    chroma = picture[..., 0].astype(np.int16) - picture[..., 1]
     stained = (chroma > STAINED_CHROMA) & (saturation > GLASS_SATURATION)
     colourless = saturation < GREY_SATURATION
     glass = (saturation < GLASS_SATURATION) & (value >= GLASS_VALUE)
@@ -59,18 +87,12 @@ def patch_scores(patch: np.ndarray, measure_blur: bool = True) -> np.ndarray:
     rim = colourless & (value >= RIM_VALUE[0]) & (value < RIM_VALUE[1]) & ~fringe
     light_grey = colourless & (value >= RIM_VALUE[1]) & (value < FAINT_GREY_VALUE) & ~fringe
 
-    pen = _ink(half)
+    pen = _ink(picture)
     pen |= _shrunk(light_grey, pen.shape) & ~_shrunk(glass, pen.shape)
-    if _hatched(rim):  # grey strokes side by side: a black marker's, not a rim
-        pen |= _shrunk(rim, pen.shape)
-        rim = np.zeros_like(rim)
-    blur = float("nan")
-    if measure_blur:
-        blur = _blur(patch, (patch[..., 0].astype(np.int16) - patch[..., 1]) > STAINED_CHROMA)
     # Stain-coloured (blue above green by a share of red above green): red ink is no fold.
-    stain_hue = (half[..., 2].astype(np.int16) - half[..., 1]) * RED_INK_SHARE_INVERSE >= chroma
-    fold = stained & stain_hue & (saturation >= FOLD_SATURATION)
-    return np.array([blur, _share(pen), _share(fold), _share(rim), _share(glass)], np.float32)
+    stain_hue = (picture[..., 2].astype(np.int16) - picture[..., 1]) * RED_INK_SHARE_INVERSE
+    fold = stained & (stain_hue >= chroma) & (saturation >= FOLD_SATURATION)
+    return ClassMaps(pen, fold, rim, glass)
 
 
 def _halved(patch: np.ndarray) -> np.ndarray:
@@ -112,13 +134,14 @@ def _shrunk(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return small > 127
 
 
-def _hatched(grey: np.ndarray) -> bool:
+def hatched(grey: np.ndarray) -> bool:
     """Several separate grey strokes: hatching; a bubble's rim or the coverslip's edge crosses
     a patch once or twice."""
     if grey.mean() < 0.005:
         return False
     _, _, stats, _ = cv2.connectedComponentsWithStats(grey.astype(np.uint8), connectivity=8)
-    strokes = (stats[1:, cv2.CC_STAT_AREA] >= MIN_STROKE * grey.size).sum()
+    smallest = max(MIN_STROKE_PX, MIN_STROKE * grey.size)
+    strokes = (stats[1:, cv2.CC_STAT_AREA] >= smallest).sum()
     return int(strokes) >= HATCH_STROKES
 
 
