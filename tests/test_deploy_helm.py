@@ -177,6 +177,36 @@ def test_orchestrator_is_an_indexed_job_of_shards() -> None:
     }
 
 
+def test_artifact_model_and_slide_encoders_are_served_and_asked_for(monkeypatch) -> None:
+    values = {
+        "segmenter": {"artifactModel": "grandqc"},
+        "encoder": {"slideEncoders": ["titan", "prism"]},
+        "orchestrator": {"enabled": True, "command": "segment-and-get-coords"},
+    }
+    docs = render(values)
+    for component, command, expected in [
+        ("segmenter", "segmenter", {"artifact_model": "grandqc"}),
+        ("encoder", "encoder", {"slide_encoders": "titan,prism"}),
+    ]:
+        env = env_of(find(docs, "Deployment", f"atlaspatch-{component}"))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        params = parse_cli(["serve", command]).params  # the real CLI reads the chart's variables
+        assert {key: params[key] for key in expected} == expected
+    segmenter = env_of(find(docs, "Deployment", "atlaspatch-segmenter"))
+    assert segmenter["ATLASPATCH_ARTIFACT_CHECKPOINT"].endswith("GrandQC_MPP1_state_dict.pth")
+    job = next(d for d in docs if d["kind"] == "Job")
+    for name, value in env_of(job).items():
+        monkeypatch.setenv(name, value)
+    params = parse_cli(container(job)["args"]).params
+    assert params["artifact_model"] == "grandqc" and params["fast_mode"] is False
+    plain = render({"orchestrator": {"enabled": True}})
+    assert "ATLASPATCH_ARTIFACT_MODEL" not in env_of(
+        find(plain, "Deployment", "atlaspatch-segmenter")
+    )
+    assert "ATLASPATCH_ARTIFACT_MODEL" not in env_of(next(d for d in plain if d["kind"] == "Job"))
+
+
 @pytest.mark.parametrize(
     ("bad", "where"),
     [
@@ -185,6 +215,8 @@ def test_orchestrator_is_an_indexed_job_of_shards() -> None:
         ({"encoder": {"device": "gpu"}}, "device"),
         ({"encoder": {"precision": "float8"}}, "precision"),
         ({"segmenter": {"tissueModel": "unet"}}, "tissueModel"),
+        ({"segmenter": {"artifactModel": "histoqc"}}, "artifactModel"),
+        ({"encoder": {"slideEncoders": ["titan v2"]}}, "slideEncoders"),
         ({"orchestrator": {"shards": 0}}, "shards"),
         ({"orchestrator": {"slidesPath": "slides"}}, "slidesPath"),
         ({"triton": {"grpcPort": 70000}}, "grpcPort"),
