@@ -88,6 +88,9 @@ class RemoteEncoders:
         self.names = names
         self._precision = precision
         self._pinned = PinnedEncoders(self._what)  # shared with the subsets of `only`
+        # Facts by encoder and precision as the service first gave them, shared with the
+        # subsets of `only`: a rerun over finished slides asks the service once, not per slide.
+        self._known: dict[tuple[str, str], EncoderFacts] = {}
         self._deadline = deadline
         self._pool = ThreadPoolExecutor(max(1, in_flight), thread_name_prefix="encoder-rpc")
         self.in_flight = max(1, in_flight)
@@ -154,10 +157,20 @@ class RemoteEncoders:
         return dict(zip(self.names, facts, strict=True))
 
     def known_facts(self) -> dict[str, EncoderFacts]:
-        return self.describe()  # the service loads them: nothing is loaded here
+        """The service loads them: nothing is loaded here."""
+        keys = self._fact_keys()
+        if not all(key in self._known for key in keys):
+            facts = self.describe()  # which may pin the precision: the keys after it
+            self._known.update(zip(self._fact_keys(), facts.values(), strict=True))
+            return facts
+        return {name: self._known[key] for name, key in zip(self.names, keys, strict=True)}
+
+    def _fact_keys(self) -> list[tuple[str, str]]:
+        precision = self._precision or self._pinned.precision()
+        return [(name, precision) for name in self.names]
 
     def check(self) -> None:
-        self.describe()
+        self.known_facts()  # the facts the run's decisions then use
 
     def only(self, names: list[str]) -> RemoteEncoders:
         subset = copy.copy(self)  # the same channel and request threads

@@ -1,7 +1,7 @@
 """Reuse is decided before any model is loaded: a rerun over finished slides builds no encoder
-and no tissue model, and works where their weights are gone (saying what it could not
-compare); a slide that needs a missing model fails at once, naming it, and the others go
-on."""
+and no tissue model (and asks an encoder service once, not once a slide), and works where
+their weights are gone (saying what it could not compare); a slide that needs a missing model
+fails at once, naming it, and the others go on."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from atlaspatch.api.hosting.server import ServerSettings
 from atlaspatch.encoder_service.registry import EncoderRegistry
+from atlaspatch.encoder_service.serving.server import encoder_server
 from atlaspatch.segmenter_service import handler as segmenter_handler
+from tests.background_server import BackgroundServer
 from tests.cli import COMMON, atlaspatch
 from tests.slide_encoder_helpers import add_feature_set, write_slides
 
@@ -51,6 +54,25 @@ def test_a_rerun_over_finished_slides_loads_nothing(finished, nothing_loads) -> 
     )  # fmt: skip
     assert again.exit_code == 0, again.output
     assert "skipped  a.tiff: coordinates and features exist" in again.output
+
+
+def test_a_rerun_on_an_encoder_service_asks_it_once(tmp_path: Path) -> None:
+    slides, out = write_slides(tmp_path / "slides", ("a", "b", "c")), tmp_path / "out"
+    build = lambda: encoder_server(  # noqa: E731
+        ServerSettings(grace_seconds=0), EncoderRegistry(), ["efficientnet_lite0"], "cpu"
+    )[0]
+    with BackgroundServer(build) as service:
+        run = ("process", slides, "-o", out, *COMMON, "--feature-extractors",
+               "efficientnet_lite0", "--encoder-url", service.address)  # fmt: skip
+        assert atlaspatch(*run).exit_code == 0
+        loads = lambda: service.server.metrics.value(  # noqa: E731
+            "atlaspatch_requests_total", method="Load", code="OK"
+        )
+        before = loads()
+        again = atlaspatch(*run)
+        assert again.exit_code == 0, again.output
+        assert again.output.count("coordinates and features exist") == 3
+        assert loads() - before == 1  # at the run's start; no slide's decision asked again
 
 
 def test_a_rerun_without_the_weights_reuses_and_says_what_it_could_not_compare(
