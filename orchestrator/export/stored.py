@@ -10,8 +10,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from atlaspatch.orchestrator.output.existing import SLIDE_FEATURES
-from atlaspatch.orchestrator.output.feature_sets import FEATURES_GROUP, complete_feature_sets
+from atlaspatch.orchestrator.output.feature_sets import (
+    FEATURES_GROUP,
+    SLIDE_FEATURES,
+    complete_feature_sets,
+)
 from atlaspatch.orchestrator.output.writer import COORDS_COMPLETE
 from atlaspatch.orchestrator.slides.errors import SlideError
 

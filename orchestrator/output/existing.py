@@ -12,12 +12,16 @@ import numpy as np
 
 from atlaspatch.api.encoder_facts import EncoderFacts
 from atlaspatch.orchestrator.coordinates.geometry import PatchGeometry
-from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets, stored_feature_facts
+from atlaspatch.orchestrator.output.feature_sets import (
+    SLIDE_FEATURES,
+    complete_feature_sets,
+    slide_embeddings_of,
+    stored_feature_facts,
+)
 from atlaspatch.orchestrator.output.quality_sets import QC_GROUP
 from atlaspatch.orchestrator.output.writer import COORDS_COMPLETE
 from atlaspatch.orchestrator.settings import CoordsSettings
 
-SLIDE_FEATURES = "slide_features"
 # What a feature set must share with this run's encoder to be reused.
 FEATURE_FACTS = ("precision", "weights_sha256", "features_version")
 # Feature sets written before versions were recorded are version 1.
@@ -67,6 +71,8 @@ class ExistingOutput:
     # The feature sets with every row written, by name, with their dimension.
     complete_features: dict[str, int] = field(default_factory=dict)
     slide_features: list[str] = field(default_factory=list)  # its slide embeddings' names
+    # Of each feature set, the slide embeddings made from it (replacing it drops them).
+    derived: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def encoders(self) -> list[str]:
@@ -81,6 +87,7 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
             has_coords = "coords" in h5
             complete = complete_feature_sets(h5) if has_coords else {}
             slide_features = list(h5.get(SLIDE_FEATURES, {}))
+            derived = {name: slide_embeddings_of(h5, name) for name in features}
             artifacts = _json(h5[QC_GROUP].attrs.get("artifact_model")) if QC_GROUP in h5 else {}
     except OSError as exc:
         return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
@@ -97,6 +104,7 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
         coords_complete=coords_complete,
         complete_features=complete,
         slide_features=slide_features,
+        derived=derived,
     )
 
 

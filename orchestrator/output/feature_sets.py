@@ -20,8 +20,26 @@ from atlaspatch.api.encoder_facts import EncoderFacts
 FEATURES_GROUP = "features"
 CHECKSUMS_GROUP = "feature_checksums"
 ROWS_DONE = "rows_done"
+# Slide embeddings, each made from one feature set (named in its attributes): replacing the
+# feature set drops them, as they no longer describe its rows.
+SLIDE_FEATURES = "slide_features"
+SOURCE_PATCH_ENCODER = "source_patch_encoder"
 
 log = logging.getLogger(__name__)
+
+
+def slide_embeddings_of(h5: h5py.File, patch_encoder: str) -> list[str]:
+    """The names of the slide embeddings made from `features/<patch_encoder>`."""
+    group = h5.get(SLIDE_FEATURES, {})
+    return [
+        name
+        for name in group
+        if _text(group[name].attrs.get(SOURCE_PATCH_ENCODER)) == patch_encoder
+    ]
+
+
+def _text(value: object) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value if isinstance(value, str) else None
 
 
 def crc32(array: np.ndarray) -> int:
@@ -42,6 +60,9 @@ class FeatureSets:
         checksums = h5.require_group(CHECKSUMS_GROUP)
         datasets = {}
         for name, facts in descriptions.items():
+            if name in group:
+                for embedding in slide_embeddings_of(h5, name):
+                    del h5[SLIDE_FEATURES][embedding]
             for old in (group, checksums):
                 if name in old:
                     del old[name]

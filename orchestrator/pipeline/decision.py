@@ -140,4 +140,8 @@ def changes(existing: ExistingOutput, computed: tuple[str, ...]) -> str:
         for verb, names in (("added", added), ("replaced", replaced), ("kept", kept))
         if names
     ]
+    stale = [embedding for name in replaced for embedding in existing.derived.get(name, [])]
+    if stale:
+        made = "made from the replaced features"
+        parts.append("dropped " + ", ".join(f"slide_features/{n}" for n in stale) + f" ({made})")
     return "; ".join(parts)

@@ -20,8 +20,7 @@ import h5py
 import numpy as np
 
 from atlaspatch.client.slide_encoders import MEAN, SlideEncoderFacts
-from atlaspatch.orchestrator.output.existing import SLIDE_FEATURES
-from atlaspatch.orchestrator.output.feature_sets import complete_feature_sets
+from atlaspatch.orchestrator.output.feature_sets import SLIDE_FEATURES, complete_feature_sets
 from atlaspatch.orchestrator.output.space import check_room
 from atlaspatch.orchestrator.output.writer import partial_path
 
