@@ -284,21 +284,17 @@ def test_an_embedding_that_is_not_one_finite_vector_is_refused() -> None:
 def test_replacing_the_patch_features_drops_the_slide_embeddings_made_from_them(work) -> None:
     slides, out, _ = work
     mean = ("--slide-encoders", "mean", "--mean-patch-encoder")
-    assert encode_slide(slides, out, *mean, FEATURES).exit_code == 0
-    assert encode_slide(slides, out, *mean, MOOZY_PATCH_ENCODER).exit_code == 0
-    forced = atlaspatch(
-        "process", slides, "-o", out, *GEOMETRY, *CPU, "--feature-extractors", FEATURES, "--force"
-    )
-    assert forced.exit_code == 0, forced.output
-    # slide_features/mean is the latest mean: the one over MOOZY's patch features, kept.
+    for patch_encoder in (FEATURES, MOOZY_PATCH_ENCODER):  # the latest mean, MOOZY's, stays
+        assert encode_slide(slides, out, *mean, patch_encoder).exit_code == 0
+    again = ("process", slides, "-o", out, *GEOMETRY, *CPU, "--feature-extractors", FEATURES)
+    forced = atlaspatch(*again, "--force")
     dropped = f"dropped slide_features/mean.{FEATURES} (made from the replaced features)"
-    assert forced.output.count(dropped) == 2
+    assert forced.exit_code == 0 and forced.output.count(dropped) == 2, forced.output
     with h5py.File(out / "patches" / "a.h5") as h5:
         assert sorted(h5["slide_features"]) == ["mean", f"mean.{MOOZY_PATCH_ENCODER}"]
         assert h5["slide_features/mean"].attrs["source_patch_encoder"] == MOOZY_PATCH_ENCODER
-    again = encode_slide(slides, out, *mean, FEATURES)  # made anew, not skipped as present
-    assert again.exit_code == 0 and "2 done, 0 skipped" in again.output
+    made = encode_slide(slides, out, *mean, FEATURES)  # made anew, not skipped as present
+    assert made.exit_code == 0 and "2 done, 0 skipped" in made.output
     with h5py.File(out / "patches" / "a.h5") as h5:
-        np.testing.assert_allclose(
-            h5[f"slide_features/mean.{FEATURES}"][...], mean_of(out, "a"), rtol=1e-5
-        )
+        made_mean = h5[f"slide_features/mean.{FEATURES}"][...]
+    np.testing.assert_allclose(made_mean, mean_of(out, "a"), rtol=1e-5)
