@@ -3,7 +3,6 @@ service's own handler in this process, or the segmenter service (`--segmenter-ur
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -14,7 +13,7 @@ from atlaspatch.api import wire
 from atlaspatch.api.errors import NotFound
 from atlaspatch.api.v1 import segmenter_pb2, segmenter_pb2_grpc
 from atlaspatch.client.channel import Endpoint, call_metadata, open_channel
-from atlaspatch.client.in_process import service_libraries
+from atlaspatch.client.in_process import require_libraries, service_libraries
 from atlaspatch.client.remote import list_models
 from atlaspatch.client.retry import call_service
 
@@ -77,7 +76,6 @@ class RemoteArtifacts:
         self._provenance: dict[str, str] | None = None
 
     def shares(self, patches: np.ndarray, patch_mpp: float) -> tuple[list[str], np.ndarray]:
-
         request = segmenter_pb2.ScorePatchesRequest(
             model=self._model,
             patch_mpp=patch_mpp,
@@ -111,8 +109,7 @@ class RemoteArtifacts:
 def local_artifacts(model: str, device: str, checkpoint: Path | None = None) -> LocalArtifacts:
     if model not in MODELS:
         raise NotFound(f"unknown artifact model {model!r}; choose one of {', '.join(MODELS)}")
-    with service_libraries("Artifact models", "--segmenter-url"):
-        for library in ("torch", "segmentation_models_pytorch"):
-            if importlib.util.find_spec(library) is None:
-                raise ModuleNotFoundError(f"No module named {library!r}", name=library)
+    require_libraries(
+        "Artifact models", "--segmenter-url", ("torch", "segmentation_models_pytorch")
+    )
     return LocalArtifacts(model, device, checkpoint)

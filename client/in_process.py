@@ -4,6 +4,7 @@ where they are not installed it says what to install or which service to name in
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,7 +12,16 @@ from atlaspatch.api.errors import Refused
 
 # What `pip install 'atlaspatch[services]'` adds to the client.
 SERVICE_LIBRARIES = frozenset(
-    {"torch", "torchvision", "timm", "sam2", "transformers", "open_clip", "safetensors"}
+    {
+        "torch",
+        "torchvision",
+        "timm",
+        "sam2",
+        "segmentation_models_pytorch",
+        "transformers",
+        "open_clip",
+        "safetensors",
+    }
 )
 
 
@@ -34,3 +44,12 @@ def service_libraries(what: str, instead: str = "") -> Iterator[None]:
             f"{what} in this process need {missing}, which is not installed: "
             f"pip install 'atlaspatch[services]'{alternative}"
         ) from exc
+
+
+def require_libraries(what: str, instead: str, libraries: tuple[str, ...]) -> None:
+    """Refuse now, as `service_libraries` would when `what` is built, where one of
+    `libraries` is not installed: said before any slide, not at the first one."""
+    with service_libraries(what, instead):
+        for library in libraries:
+            if importlib.util.find_spec(library) is None:
+                raise ModuleNotFoundError(f"No module named {library!r}", name=library)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -15,7 +14,7 @@ import numpy as np
 
 from atlaspatch.api.errors import NotFound
 from atlaspatch.api.names import TISSUE_MODELS
-from atlaspatch.client.in_process import service_libraries
+from atlaspatch.client.in_process import require_libraries, service_libraries
 
 if TYPE_CHECKING:
     from atlaspatch.segmenter_service.handler import SegmenterHandler
@@ -72,9 +71,5 @@ def local_segmenter(model: str, device: str, checkpoint: Path | None = None) -> 
     if model not in TISSUE_MODELS:
         raise NotFound(f"unknown tissue model {model!r}; choose one of {', '.join(TISSUE_MODELS)}")
     libraries = {"sam2": ("torch", "sam2"), "grandqc": ("torch", "segmentation_models_pytorch")}
-    if model in libraries:  # said now, not when the first slide is segmented
-        with service_libraries("Tissue models", "--segmenter-url"):
-            for library in libraries[model]:
-                if importlib.util.find_spec(library) is None:
-                    raise ModuleNotFoundError(f"No module named {library!r}", name=library)
+    require_libraries("Tissue models", "--segmenter-url", libraries.get(model, ()))
     return LocalSegmenter(model, device, checkpoint)

@@ -68,7 +68,6 @@ def run_command(
                 "add --no-fast-mode"
             )
         artifacts = connect_artifacts(options)
-        artifacts.provenance()  # said now: a service without the model, weights missing
     job = Job.create(run, connect_segmenter(options), coords, features, artifacts)
     results = run_slides(sources, job)
     print_summary(results)

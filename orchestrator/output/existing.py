@@ -93,9 +93,7 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
         return ExistingOutput(path, f"it cannot be read ({exc})", damaged=True)
     if not has_coords:
         return ExistingOutput(path, "it has no coords", damaged=True)
-    mismatch = _mismatch(attrs, expected.settings, expected.segmenter, expected.mpp_override)
-    if mismatch is None and expected.settings.artifact_model and expected.artifacts:
-        mismatch = _artifacts_mismatch(artifacts, expected.artifacts)
+    mismatch = _mismatch(attrs, artifacts, expected)
     coords_complete = bool(attrs.get(COORDS_COMPLETE, False))
     return ExistingOutput(
         path,
@@ -108,9 +106,9 @@ def inspect_existing(path: Path, expected: Expected) -> ExistingOutput:
     )
 
 
-def _mismatch(
-    attrs: dict, settings: CoordsSettings, segmenter: dict[str, str], mpp_override: float | None
-) -> str | None:
+def _mismatch(attrs: dict, artifacts: dict, expected: Expected) -> str | None:
+    """What differs between a file (its attributes, its qc/ model's provenance) and this run."""
+    settings, segmenter = expected.settings, expected.segmenter
     if "parameters" not in attrs:
         return _reference_mismatch(attrs, settings)
     try:
@@ -138,18 +136,14 @@ def _mismatch(
                 f"masks of version {made} there, {segmenter.get('mask_version', '1')} asked "
                 f"(the {asked} model has changed)"
             )
-    stored_override = json.loads(attrs.get("mpp_override", "null"))
-    if stored_override != mpp_override:
-        differences.append(f"mpp override {stored_override} there, {mpp_override} asked")
-    return "; ".join(differences) or None
-
-
-def _artifacts_mismatch(there: dict, asked: dict[str, str]) -> str | None:
-    """Scores (and with --drop-artifacts, coordinates) of another checkpoint are made again."""
+    # Scores (and with --drop-artifacts, coordinates) of another checkpoint are made again.
     key = "artifact_checkpoint_sha256"
-    if there.get(key) != asked.get(key):
-        return f"a different {asked.get('artifact_model', 'artifact model')} artifact checkpoint"
-    return None
+    if settings.artifact_model and expected.artifacts.get(key, "") != artifacts.get(key, ""):
+        differences.append(f"a different {settings.artifact_model} artifact checkpoint")
+    stored_override = json.loads(attrs.get("mpp_override", "null"))
+    if stored_override != expected.mpp_override:
+        differences.append(f"mpp override {stored_override} there, {expected.mpp_override} asked")
+    return "; ".join(differences) or None
 
 
 def _mask_version(attrs: dict) -> str:

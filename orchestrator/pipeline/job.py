@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 from atlaspatch.api.errors import ServiceError
@@ -29,8 +28,7 @@ class Job:
     segmenter_problem: ServiceError | None = None
     features_problem: ServiceError | None = None
     artifacts: ArtifactScorer | None = None  # scores patches where --artifact-model is given
-    # The artifact model's provenance, asked once like the segmenter's (empty where it could
-    # not be asked: its problem shows when a slide needs it).
+    # The artifact model's provenance, asked once: it decides reuse and goes into each qc/.
     artifacts_provenance: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -57,10 +55,8 @@ class Job:
                 features_problem = exc
         if coords is None:
             provenance = {}  # masks only: no file records it
-        artifacts_provenance: dict[str, str] = {}
-        if artifacts is not None:
-            with contextlib.suppress(ServiceError):
-                artifacts_provenance = artifacts.provenance()
+        # Said now, unlike the segmenter's problems: a service without the model, weights missing.
+        artifacts_provenance = artifacts.provenance() if artifacts is not None else {}
         return cls(
             run,
             segmenter,
